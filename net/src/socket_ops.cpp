@@ -2,6 +2,7 @@
 #include "socket_ops.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 namespace pollux::net::ops {
@@ -114,6 +115,39 @@ Result<bool> is_cloexec(int fd) {
     const int flags = ::fcntl(fd, F_GETFD);
     if (flags < 0) return last_error();
     return (flags & FD_CLOEXEC) != 0;
+}
+
+Result<int> domain(int fd) { return get_int_option(fd, SOL_SOCKET, SO_DOMAIN); }
+
+namespace {
+
+struct TtlOption {
+    int level;
+    int name;
+};
+
+Result<TtlOption> ttl_option(int fd) {
+    auto family = domain(fd);
+    if (!family) return std::unexpected(family.error());
+    if (*family == AF_INET6) return TtlOption{IPPROTO_IPV6, IPV6_UNICAST_HOPS};
+    return TtlOption{IPPROTO_IP, IP_TTL};
+}
+
+}  // namespace
+
+Result<void> set_ttl(int fd, std::uint32_t ttl) {
+    if (ttl > 255) return error(std::errc::invalid_argument);
+    auto opt = ttl_option(fd);
+    if (!opt) return std::unexpected(opt.error());
+    return set_int_option(fd, opt->level, opt->name, static_cast<int>(ttl));
+}
+
+Result<std::uint32_t> ttl(int fd) {
+    auto opt = ttl_option(fd);
+    if (!opt) return std::unexpected(opt.error());
+    auto value = get_int_option(fd, opt->level, opt->name);
+    if (!value) return std::unexpected(value.error());
+    return static_cast<std::uint32_t>(*value);
 }
 
 }  // namespace pollux::net::ops

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -49,5 +50,12 @@ Result<std::size_t> recv_vectored(int fd, std::span<IoSliceMut> bufs, int flags 
 Result<void> set_nonblocking(int fd, bool on);
 Result<bool> is_nonblocking(int fd);
 Result<bool> is_cloexec(int fd);
+
+// SO_DOMAIN: the socket's address family (AF_INET, AF_INET6, AF_UNIX).
+Result<int> domain(int fd);
+// The hop limit of outgoing unicast packets: IP_TTL on AF_INET sockets,
+// IPV6_UNICAST_HOPS on AF_INET6 sockets.
+Result<void> set_ttl(int fd, std::uint32_t ttl);
+Result<std::uint32_t> ttl(int fd);
 
 }  // namespace pollux::net::ops

@@ -132,9 +132,10 @@ public:
     Result<void> set_recv_buffer_size(std::size_t bytes) const;
     Result<std::size_t> recv_buffer_size() const;
     // SO_LINGER. nullopt (the default): close returns at once and the kernel sends
-    // what is queued, then FIN. A duration: close waits up to that long (on a
-    // non-blocking socket it does not wait, see socket(7)). Zero seconds: close
-    // discards unsent data and sends RST, so the peer sees ECONNRESET.
+    // what is queued, then FIN. A positive duration: close (the destructor) blocks
+    // up to that long while unsent data drains — on Linux even for a non-blocking
+    // socket, so avoid it on an event-loop thread. Zero seconds: close discards
+    // unsent data and sends RST at once, so the peer sees ECONNRESET.
     Result<void> set_linger(std::optional<std::chrono::seconds> linger) const;
     Result<std::optional<std::chrono::seconds>> linger() const;
     // O_NONBLOCK on or off; for adopted fds (from_fd). pollux's own are non-blocking.
