@@ -171,7 +171,6 @@ private:
     void release(std::uint32_t index) noexcept;
     std::int64_t tick_of(Clock::time_point deadline) const noexcept;
 
-    List& list_of(std::uint32_t where) noexcept;
     void push_back(List& list, std::uint32_t index) noexcept;
     void unlink(List& list, std::uint32_t index) noexcept;
     void link_slot(std::uint32_t index) noexcept;
@@ -179,7 +178,8 @@ private:
 
     // First occupied slot's tick in (collected_, collected_ + slot_count()], or -1.
     std::int64_t next_occupied_tick() const noexcept;
-    // Collect slot `tick` into ready_ and migrate heap entries that came in range.
+    // Moves collected_ to the next tick with work (at most target), splices that
+    // tick's slot onto ready_ and moves heap entries that came within range.
     void collect_until(std::int64_t target) noexcept;
 
     bool heap_less(std::uint32_t a, std::uint32_t b) const noexcept;
