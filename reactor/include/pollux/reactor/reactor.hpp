@@ -264,6 +264,7 @@ private:
     void run_deferred();
     void drain_tasks(bool final_drain);
     void notify();  // the post side of the wake-coalescing protocol
+    Result<void> run_on_this_thread();
     void pin_to_cpu();
     void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
         counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -279,10 +280,12 @@ private:
     std::vector<Task> deferred_running_;       // loop thread
     std::unique_ptr<TaskQueue> tasks_;         // shared: producers push, loop drains
     bool tasks_left_ = false;                  // loop thread: last drain hit the budget
+    bool in_timers_ = false;                   // loop thread: inside timers_.advance
 
     std::atomic<std::thread::id> owner_;       // the loop thread (creator before start)
     std::atomic<State> state_{State::created};
     std::atomic<bool> stop_requested_{false};
+    std::atomic<bool> loop_started_{false};   // start() waits for it
     std::atomic<int> affinity_errno_{0};
     std::thread thread_;                       // spawned by start(); joined by join()
     Result<void> thread_result_;               // written by the thread, read after join

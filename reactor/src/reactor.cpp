@@ -1,0 +1,298 @@
+// reactor/src/reactor.cpp
+#include "pollux/reactor/reactor.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "task_queue.hpp"
+
+namespace pollux::reactor {
+
+namespace {
+
+// The reactor whose loop runs on this thread.
+thread_local Reactor* t_current = nullptr;
+
+// The Waker's token: an index the table never hands out.
+constexpr Token kWakerToken = to_token(RegistrationId{kReservedIndex, 0});
+
+}  // namespace
+
+// ---- Creation and lifecycle ----------------------------------------------------------
+
+Result<std::unique_ptr<Reactor>> Reactor::create(ReactorOptions options) {
+    options.event_capacity = std::max<std::size_t>(options.event_capacity, 1);
+    options.task_budget = std::max<std::size_t>(options.task_budget, 1);
+    options.timer_budget = std::max<std::size_t>(options.timer_budget, 1);
+    auto poll = Poll::create();
+    if (!poll) return std::unexpected(poll.error());
+    auto waker = Waker::create(poll->registry(), kWakerToken);
+    if (!waker) return std::unexpected(waker.error());
+    auto tasks = std::make_unique<TaskQueue>();
+    return std::unique_ptr<Reactor>(new Reactor(options, std::move(*poll), std::move(*waker), std::move(tasks)));
+}
+
+Reactor::Reactor(ReactorOptions options, Poll poll, Waker waker, std::unique_ptr<TaskQueue> tasks)
+    : options_(options),
+      poll_(std::move(poll)),
+      waker_(std::move(waker)),
+      events_(Events::with_capacity(options.event_capacity)),
+      timers_(Clock::now(), options.timer_slots),
+      tasks_(std::move(tasks)),
+      owner_(std::this_thread::get_id()) {}
+
+Reactor::~Reactor() {
+    stop();
+    if (thread_.joinable()) {
+        assert(thread_.get_id() != std::this_thread::get_id() && "~Reactor on its own loop thread");
+        thread_.join();
+    }
+}
+
+Result<void> Reactor::start() {
+    State expected = State::created;
+    if (!state_.compare_exchange_strong(expected, State::running, std::memory_order_acq_rel))
+        return error(std::errc::operation_not_permitted);
+    try {
+        thread_ = std::thread([this] {
+            char name[16];
+            std::snprintf(name, sizeof name, "pollux-r%zu", options_.index);
+            ::pthread_setname_np(::pthread_self(), name);
+            thread_result_ = run_on_this_thread();
+        });
+    } catch (const std::system_error& e) {
+        state_.store(State::created, std::memory_order_release);
+        return std::unexpected(e.code());
+    }
+    loop_started_.wait(false, std::memory_order_acquire);
+    return {};
+}
+
+Result<void> Reactor::run() {
+    State expected = State::created;
+    if (!state_.compare_exchange_strong(expected, State::running, std::memory_order_acq_rel))
+        return error(std::errc::operation_not_permitted);
+    return run_on_this_thread();
+}
+
+Result<void> Reactor::run_on_this_thread() {
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    Reactor* const previous = std::exchange(t_current, this);
+    pin_to_cpu();
+    loop_started_.store(true, std::memory_order_release);
+    loop_started_.notify_all();
+
+    auto result = loop();
+
+    t_current = previous;
+    state_.store(State::finished, std::memory_order_release);
+    return result;
+}
+
+void Reactor::stop() {
+    stop_requested_.store(true, std::memory_order_release);
+    notify();
+}
+
+Result<void> Reactor::join() {
+    if (!thread_.joinable()) return {};
+    if (thread_.get_id() == std::this_thread::get_id()) return error(std::errc::resource_deadlock_would_occur);
+    thread_.join();
+    return thread_result_;
+}
+
+Reactor* Reactor::current() noexcept { return t_current; }
+
+void Reactor::pin_to_cpu() {
+    if (!options_.cpu) return;
+    const int cpu = *options_.cpu;
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+        affinity_errno_.store(EINVAL, std::memory_order_relaxed);
+        return;
+    }
+    ::cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(static_cast<std::size_t>(cpu), &set);
+    if (const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); rc != 0)
+        affinity_errno_.store(rc, std::memory_order_relaxed);
+}
+
+std::error_code Reactor::affinity_error() const noexcept {
+    const int e = affinity_errno_.load(std::memory_order_relaxed);
+    return e == 0 ? std::error_code() : errno_code(e);
+}
+
+ReactorStats Reactor::stats() const noexcept {
+    constexpr auto r = std::memory_order_relaxed;
+    return ReactorStats{
+        .loop_iterations = loop_iterations_.load(r),
+        .events_dispatched = events_dispatched_.load(r),
+        .stale_events_dropped = stale_events_dropped_.load(r),
+        .tasks_run = tasks_run_.load(r),
+        .batches_drained = batches_drained_.load(r),
+        .wakes_written = wakes_written_.load(r),
+        .timers_fired = timers_fired_.load(r),
+    };
+}
+
+// ---- The loop --------------------------------------------------------------------------
+
+Result<void> Reactor::loop() {
+    Result<void> result;
+    for (;;) {
+        if (auto r = poll_.poll(events_, poll_timeout()); !r && !is_interrupted(r.error())) {
+            result = std::unexpected(r.error());
+            break;
+        }
+        dispatch();
+        run_deferred();
+
+        in_timers_ = true;
+        const std::size_t fired = timers_.advance(Clock::now(), options_.timer_budget);
+        in_timers_ = false;
+        if (fired != 0) bump(timers_fired_, fired);
+        run_deferred();
+
+        drain_tasks(false);
+        run_deferred();
+
+        bump(loop_iterations_, 1);
+        if (stop_requested_.load(std::memory_order_acquire)) break;
+    }
+    drain_tasks(true);
+    return result;
+}
+
+std::optional<std::chrono::nanoseconds> Reactor::poll_timeout() {
+    using std::chrono::nanoseconds;
+    if (tasks_left_ || !deferred_.empty() || tasks_->notified() || stop_requested_.load(std::memory_order_relaxed))
+        return nanoseconds::zero();
+    if (timers_.empty()) return std::nullopt;
+    return timers_.time_until_next(Clock::now());
+}
+
+void Reactor::dispatch() {
+    std::uint64_t delivered = 0;
+    std::uint64_t stale = 0;
+    for (const Event& ev : events_) {
+        if (ev.token() == kWakerToken) continue;  // the notified flag says what to do
+        EventHandler* handler = table_.lookup(to_registration_id(ev.token()));
+        if (handler == nullptr) {
+            ++stale;  // freed (maybe reused) earlier in this batch or since it was fetched
+            continue;
+        }
+        handler->on_event(ev);
+        ++delivered;
+    }
+    if (delivered != 0) bump(events_dispatched_, delivered);
+    if (stale != 0) bump(stale_events_dropped_, stale);
+}
+
+void Reactor::run_deferred() {
+    if (deferred_.empty()) return;
+    // One round: work deferred by these tasks runs at the next phase boundary.
+    deferred_running_.swap(deferred_);
+    for (Task& task : deferred_running_) task();
+    deferred_running_.clear();
+}
+
+void Reactor::drain_tasks(bool final_drain) {
+    if (!final_drain) {
+        const bool notified = tasks_->take_notified();  // clear *before* draining
+        if (!notified && !tasks_left_) return;
+        if (notified) bump(batches_drained_, 1);
+        const std::size_t ran = tasks_->run(options_.task_budget);
+        if (ran != 0) bump(tasks_run_, ran);
+        tasks_left_ = ran == options_.task_budget;
+        return;
+    }
+    // Stopping: run everything posted so far, and whatever those tasks post or defer.
+    for (;;) {
+        if (tasks_->take_notified()) bump(batches_drained_, 1);
+        const std::size_t ran = tasks_->run(options_.task_budget);
+        if (ran != 0) bump(tasks_run_, ran);
+        run_deferred();
+        if (ran == 0 && deferred_.empty() && !tasks_->notified()) break;
+    }
+    tasks_left_ = false;
+}
+
+// ---- Posting ---------------------------------------------------------------------------
+
+void Reactor::notify() {
+    if (!tasks_->mark_notified()) return;  // already on: its setter owns the wake
+    if (t_current == this) return;         // the loop checks the flag before it polls
+    if (waker_.wake()) wakes_written_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool Reactor::post(Task task) {
+    if (state_.load(std::memory_order_acquire) == State::finished) return false;
+    if (!tasks_->push(std::move(task))) return false;
+    notify();
+    return true;
+}
+
+struct Reactor::Producer::State {
+    TaskQueue::ProducerToken token;
+};
+
+Reactor::Producer::Producer(Reactor& reactor)
+    : reactor_(&reactor), state_(std::make_unique<State>(State{reactor.tasks_->make_token()})) {}
+Reactor::Producer::Producer(Producer&&) noexcept = default;
+Reactor::Producer& Reactor::Producer::operator=(Producer&&) noexcept = default;
+Reactor::Producer::~Producer() = default;
+
+bool Reactor::Producer::post(Task task) {
+    if (!state_) return false;  // moved-from
+    Reactor& r = *reactor_;
+    if (r.state_.load(std::memory_order_acquire) == Reactor::State::finished) return false;
+    if (!r.tasks_->push(state_->token, std::move(task))) return false;
+    r.notify();
+    return true;
+}
+
+Reactor::Producer Reactor::make_producer() { return Producer(*this); }
+
+// ---- Deferred work and timers -----------------------------------------------------------
+
+void Reactor::defer_in_loop(Task task) {
+    assert(is_in_loop_thread());
+    deferred_.push_back(std::move(task));
+}
+
+TimerId Reactor::run_at_in_loop(Clock::time_point deadline, Task task) {
+    assert(is_in_loop_thread());
+    return timers_.run_at(deadline, std::move(task));
+}
+
+TimerId Reactor::run_after_in_loop(std::chrono::milliseconds delay, Task task) {
+    assert(is_in_loop_thread());
+    // Relative to the real clock, not the wheel's cached time (which lags by up to one
+    // iteration): a deadline is never early.
+    return timers_.run_at(Clock::now() + delay, std::move(task));
+}
+
+TimerId Reactor::run_every_in_loop(std::chrono::milliseconds period, Task task) {
+    assert(is_in_loop_thread());
+    // run_every counts from the wheel's time; bring it up to date first (the wheel
+    // forbids advance() from inside its own callbacks, where it is current anyway).
+    if (!in_timers_) timers_.advance(Clock::now(), 0);
+    return timers_.run_every(period, std::move(task));
+}
+
+bool Reactor::cancel_timer_in_loop(TimerId id) noexcept {
+    assert(is_in_loop_thread());
+    return timers_.cancel(id);
+}
+
+std::size_t Reactor::timers_in_loop() const noexcept {
+    assert(is_in_loop_thread());
+    return timers_.size();
+}
+
+}  // namespace pollux::reactor
