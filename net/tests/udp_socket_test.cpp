@@ -7,6 +7,7 @@
 
 #include <array>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -391,6 +392,51 @@ TEST(UdpSocket, into_fd_and_from_fd_keep_the_same_socket) {
     wait_readable(b);
     std::array<std::byte, 16> buf{};
     EXPECT_EQ(text(buf, b.recv_from(buf).value().size), "again");
+}
+
+TEST(UdpSocket, one_socket_sends_on_one_thread_while_another_thread_receives) {
+    auto s = bind_v4();
+    auto peer = bind_v4();
+    constexpr int kCount = 100;
+    ASSERT_TRUE(s.set_recv_buffer_size(1 << 20));  // room for all of them: no drops
+    ASSERT_TRUE(peer.set_recv_buffer_size(1 << 20));
+    const SocketAddr to_peer = addr_of(peer);
+    std::thread sender([&] {
+        for (int i = 0; i < kCount; ++i) {
+            auto r = s.send_to(as_bytes("out"), to_peer);
+            for (int tries = 0; is_would_block(r) && tries < 1000; ++tries) {
+                std::this_thread::yield();
+                r = s.send_to(as_bytes("out"), to_peer);
+            }
+            EXPECT_TRUE(r);
+        }
+    });
+    // Meanwhile this thread receives on the same socket what `peer` sends it.
+    int received = 0;
+    std::array<std::byte, 16> buf{};
+    for (int i = 0; i < kCount; ++i) ASSERT_TRUE(peer.send_to(as_bytes("in"), addr_of(s)));
+    for (int spins = 0; received < kCount && spins < 1000; ++spins) {
+        auto meta = s.recv_from(buf);
+        if (meta) {
+            ++received;
+            continue;
+        }
+        ASSERT_TRUE(is_would_block(meta.error())) << meta.error().message();
+        ::pollfd p{s.fd(), POLLIN, 0};
+        ::poll(&p, 1, 10);
+    }
+    sender.join();
+    EXPECT_EQ(received, kCount);
+    int echoed = 0;
+    for (int spins = 0; echoed < kCount && spins < 1000; ++spins) {
+        if (peer.recv_from(buf)) {
+            ++echoed;
+        } else {
+            ::pollfd p{peer.fd(), POLLIN, 0};
+            ::poll(&p, 1, 10);
+        }
+    }
+    EXPECT_EQ(echoed, kCount);
 }
 
 }  // namespace

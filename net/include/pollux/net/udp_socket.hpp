@@ -125,8 +125,10 @@ public:
     Result<RecvMeta> peek(std::span<std::byte> buf) const;
 
     // ---- Batches (see the header comment) ------------------------------------------
-    // recvmmsg(MSG_DONTWAIT): fills slots[0..n) and returns n >= 1, or WouldBlock when
-    // nothing is queued. At most kMaxBatch slots per call.
+    // recvmmsg(MSG_DONTWAIT | MSG_TRUNC): fills slots[0..n) (each slot's `meta`) and
+    // returns n >= 1, or WouldBlock when nothing is queued. At most kMaxBatch slots per
+    // call; n < slots.size() usually means the queue ran dry, but drain until
+    // WouldBlock all the same. An empty span returns 0.
     Result<std::size_t> recv_many(std::span<RecvSlot> slots) const;
     // sendmmsg(MSG_NOSIGNAL | MSG_DONTWAIT): sends slots[0..n) in order and returns
     // n >= 1 (n < slots.size() when the buffer filled up or slot n failed; the next
