@@ -53,7 +53,7 @@ bool wait_fd(int fd, short events) {
 }
 
 void set_per_datagram(benchmark::State& state, std::size_t per_iteration) {
-    const auto items = static_cast<std::int64_t>(state.iterations() * per_iteration);
+    const std::int64_t items = state.iterations() * static_cast<std::int64_t>(per_iteration);
     state.SetItemsProcessed(items);
     state.counters["per_datagram"] =
         benchmark::Counter(static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);

@@ -266,6 +266,20 @@ TEST(UdpSocket, ipv6_loopback_round_trip) {
     EXPECT_TRUE(meta.peer.is_ipv6());
 }
 
+TEST(UdpSocket, largest_ipv6_datagram_goes_through_and_one_more_byte_fails_emsgsize) {
+    auto a = UdpSocket::bind(SocketAddr::loopback_v6()).value();
+    auto b = UdpSocket::bind(SocketAddr::loopback_v6()).value();
+    ASSERT_TRUE(b.set_recv_buffer_size(256 * 1024));
+    std::vector<std::byte> payload(65527 + 1, std::byte{0x66});
+    auto too_big = a.send_to(payload, addr_of(b));
+    ASSERT_FALSE(too_big);
+    EXPECT_EQ(too_big.error(), std::errc::message_size) << too_big.error().message();
+    ASSERT_EQ(a.send_to(std::span(payload).first(65527), addr_of(b)).value(), 65527u);
+    wait_readable(b);
+    std::vector<std::byte> in(70000);
+    EXPECT_EQ(b.recv_from(in).value().size, 65527u);
+}
+
 TEST(UdpSocket, only_v6_option_is_applied_at_bind) {
     auto v6only = UdpSocket::bind(SocketAddr(Ipv6Addr::any(), 0), {.only_v6 = true}).value();
     EXPECT_TRUE(v6only.only_v6().value());
