@@ -171,6 +171,16 @@ TEST(TcpListener, set_ttl_round_trips_and_rejects_values_above_255) {
     EXPECT_EQ(listener.ttl().value(), 42u);
 }
 
+TEST(TcpListener, accepted_streams_inherit_the_listeners_ttl) {
+    auto listener = TcpListener::bind(SocketAddr::loopback_v4()).value();
+    ASSERT_TRUE(listener.set_ttl(33));
+    auto client = TcpStream::connect(listener.local_addr().value()).value();
+    auto accepted = test::retry_while_would_block([&] { return listener.accept_stream(); });
+    ASSERT_TRUE(accepted) << accepted.error().message();
+    EXPECT_EQ(accepted->ttl().value(), 33u);
+    EXPECT_NE(client.ttl().value(), 33u);
+}
+
 TEST(TcpListener, take_error_is_empty_on_a_healthy_listener) {
     auto listener = TcpListener::bind(SocketAddr::loopback_v4()).value();
     auto err = listener.take_error();
