@@ -123,7 +123,7 @@ TimerId TimerWheel::start(std::int64_t tick, std::int64_t period, Callback cb) {
     if (index != kNone) {
         free_head_ = entries_[index].next;
     } else {
-        if (entries_.size() >= kFree) {
+        if (entries_.size() >= kNone) {  // kNone is the null link
             throw std::length_error("TimerWheel: too many timers");
         }
         index = static_cast<std::uint32_t>(entries_.size());
@@ -151,7 +151,7 @@ void TimerWheel::place(std::uint32_t index) {
     const std::int64_t tick = entries_[index].tick;
     if (tick <= collected_) {
         push_back(ready_, index);
-        entries_[index].where = kInReady;
+        entries_[index].where = kInList;
     } else if (tick - collected_ <= static_cast<std::int64_t>(slots_.size())) {
         link_slot(index);
     } else {
@@ -215,21 +215,24 @@ void TimerWheel::unlink(List& list, std::uint32_t index) noexcept {
 void TimerWheel::link_slot(std::uint32_t index) noexcept {
     const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(entries_[index].tick) & mask_);
     push_back(slots_[slot], index);
-    entries_[index].where = slot;
+    entries_[index].where = kInList;
     occupied_[slot / 64] |= std::uint64_t{1} << (slot % 64);
 }
 
 void TimerWheel::unlink_any(std::uint32_t index) noexcept {
-    const std::uint32_t where = entries_[index].where;
-    if (where == kInHeap) {
+    const Entry& e = entries_[index];
+    if (e.where == kInHeap) {
         heap_erase(index);
-    } else if (where == kInReady) {
-        unlink(ready_, index);
-    } else if (where < slots_.size()) {
-        List& list = slots_[where];
-        unlink(list, index);
-        if (list.head == kNone) {
-            occupied_[where / 64] &= ~(std::uint64_t{1} << (where % 64));
+    } else if (e.where == kInList) {
+        if (e.tick <= collected_) {
+            unlink(ready_, index);
+        } else {
+            const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(e.tick) & mask_);
+            List& list = slots_[slot];
+            unlink(list, index);
+            if (list.head == kNone) {
+                occupied_[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+            }
         }
     }
     // kFiring: linked nowhere; advance sees the new generation and drops the callback.
@@ -237,37 +240,39 @@ void TimerWheel::unlink_any(std::uint32_t index) noexcept {
 
 // ---- time ------------------------------------------------------------------------------
 
-std::int64_t TimerWheel::next_occupied_tick() const noexcept {
-    if (slots_.empty()) {
+std::int64_t TimerWheel::next_occupied_tick(std::int64_t limit) const noexcept {
+    if (slots_.empty() || limit <= collected_) {
         return kNoTick;
     }
+    const std::uint64_t count =
+        static_cast<std::uint64_t>(std::min(limit - collected_, static_cast<std::int64_t>(slots_.size())));
     const std::size_t words = occupied_.size();
     const auto start = static_cast<std::size_t>(static_cast<std::uint64_t>(collected_ + 1) & mask_);
-    const std::size_t first = start / 64;
-    const std::size_t bit = start % 64;
-    // Slots at or after `start` in the first word, then the other words in order,
-    // then the first word's slots before `start` (the far end of the window).
-    for (std::size_t i = 0; i <= words; ++i) {
-        const std::size_t w = (first + i) % words;
-        std::uint64_t bits = occupied_[w];
-        if (i == 0) {
-            bits &= ~std::uint64_t{0} << bit;
-        } else if (i == words) {
-            bits &= bit == 0 ? 0 : (std::uint64_t{1} << bit) - 1;
-        }
+    // Walk words from the one holding `start`, wrapping around; the first word is
+    // visited again at the end for the slots before `start` (the far end of the window).
+    std::size_t w = start / 64;
+    std::uint64_t bits = occupied_[w] & (~std::uint64_t{0} << (start % 64));
+    std::uint64_t scanned = 64 - start % 64;  // slots covered once this word is done
+    for (std::size_t i = 0;; ++i) {
         if (bits != 0) {
             const std::size_t pos = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
-            return collected_ + 1 + static_cast<std::int64_t>((pos - start) & mask_);
+            const std::uint64_t offset = (pos - start) & mask_;
+            return offset < count ? collected_ + 1 + static_cast<std::int64_t>(offset) : kNoTick;
         }
+        if (scanned >= count || i == words) {
+            return kNoTick;
+        }
+        w = (w + 1) % words;
+        bits = occupied_[w];
+        scanned += 64;
     }
-    return kNoTick;
 }
 
 std::optional<milliseconds> TimerWheel::time_until_next(Clock::time_point now) const noexcept {
     if (ready_.head != kNone) {
         return milliseconds::zero();
     }
-    std::int64_t tick = next_occupied_tick();
+    std::int64_t tick = next_occupied_tick(std::numeric_limits<std::int64_t>::max());
     if (tick == kNoTick) {
         if (heap_.empty()) {
             return std::nullopt;
@@ -287,21 +292,18 @@ void TimerWheel::collect_until(std::int64_t target) noexcept {
     // next tick that has work (a non-empty slot or a heap migration), or to target.
     const auto span = static_cast<std::int64_t>(slots_.size());
     std::int64_t tick = target;
-    if (const std::int64_t occupied = next_occupied_tick(); occupied != kNoTick) {
-        tick = std::min(tick, occupied);
-    }
     if (!heap_.empty()) {
         // The heap top enters the window when collected_ reaches its tick - span.
         tick = std::min(tick, entries_[heap_.front()].tick - span);
     }
-    collected_ = tick;
+    if (const std::int64_t occupied = next_occupied_tick(tick); occupied != kNoTick) {
+        tick = occupied;
+    }
+    collected_ = tick;  // every entry of slot `tick` is now in ready_ (where == kInList)
 
     const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(tick) & mask_);
     List& list = slots_[slot];
     if (list.head != kNone) {  // holds tick `tick` only: splice it onto ready_
-        for (std::uint32_t i = list.head; i != kNone; i = entries_[i].next) {
-            entries_[i].where = kInReady;
-        }
         if (ready_.tail != kNone) {
             entries_[ready_.tail].next = list.head;
             entries_[list.head].prev = ready_.tail;

@@ -142,12 +142,13 @@ public:
     std::size_t slot_count() const noexcept { return slots_.size(); }
 
 private:
-    // Where an entry is linked. Slot numbers are 0..slot_count()-1.
+    // Where an entry is. kInList means ready_ if tick <= collected_, otherwise
+    // slots_[tick & mask_]: collecting a slot is then a splice with no per-entry work.
     static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-    static constexpr std::uint32_t kInReady = kNone - 1;     // due, waiting to fire
-    static constexpr std::uint32_t kInHeap = kNone - 2;      // far deadline
-    static constexpr std::uint32_t kFiring = kNone - 3;      // periodic, callback running
-    static constexpr std::uint32_t kFree = kNone - 4;        // on the free list
+    static constexpr std::uint32_t kInList = 0;
+    static constexpr std::uint32_t kInHeap = 1;   // far deadline
+    static constexpr std::uint32_t kFiring = 2;   // periodic, callback running
+    static constexpr std::uint32_t kFree = 3;     // on the free list
 
     struct Entry {
         Callback cb;
@@ -156,7 +157,7 @@ private:
         std::int64_t period = 0;     // ms; 0 for one-shot
         std::uint32_t prev = kNone;  // intrusive list links (slot, ready or free list)
         std::uint32_t next = kNone;
-        std::uint32_t where = kFree; // a slot number or one of the k* values above
+        std::uint32_t where = kFree; // one of the k* values above
         std::uint32_t heap_pos = 0;  // index in heap_ while where == kInHeap
         std::uint32_t generation = 1;
     };
@@ -176,8 +177,9 @@ private:
     void link_slot(std::uint32_t index) noexcept;
     void unlink_any(std::uint32_t index) noexcept;
 
-    // First occupied slot's tick in (collected_, collected_ + slot_count()], or -1.
-    std::int64_t next_occupied_tick() const noexcept;
+    // First occupied slot's tick in (collected_, min(limit, collected_ + slot_count())],
+    // or -1. Scans at most (limit - collected_) / 64 + 2 bitmap words.
+    std::int64_t next_occupied_tick(std::int64_t limit) const noexcept;
     // Moves collected_ to the next tick with work (at most target), splices that
     // tick's slot onto ready_ and moves heap entries that came within range.
     void collect_until(std::int64_t target) noexcept;
