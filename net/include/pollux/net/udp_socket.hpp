@@ -5,9 +5,9 @@
 // WRITABLE to learn when the send buffer has room again after a WouldBlock.
 //
 // Datagram rules
-//   * Each datagram is received exactly once, whole or not at all. A datagram longer
-//     than the buffer is cut: the excess is discarded by the kernel and is NOT returned
-//     by the next receive, which gets the next datagram. pollux never hides this:
+//   * Each datagram is received once (a peek leaves it queued). A datagram longer than
+//     the buffer is cut: the excess is discarded by the kernel and is NOT returned by
+//     the next receive, which gets the next datagram. pollux never hides this:
 //     `RecvMeta::truncated` is true and `RecvMeta::full_size` holds the length the
 //     datagram had on the wire (every receive passes MSG_TRUNC to the kernel).
 //   * A 0-byte datagram is a datagram: a receive returns size 0 and the sender's address.
@@ -30,8 +30,13 @@
 // (recvmmsg / sendmmsg) and allocate nothing: the mmsghdr, iovec and address arrays
 // live on the stack of the call (about 13 KiB). Slots beyond `kMaxBatch` are left
 // untouched; the returned count tells how many slots were used, exactly like a short
-// write, so callers loop. Because each call is one syscall, an error is never swallowed
-// between chunks: an error met after some datagrams moved is reported by the next call.
+// write, so callers loop. Each call is one syscall, so pollux never drops an error
+// between chunks of its own. Errors met by the kernel after some datagrams moved:
+//   recv_many: the kernel keeps the error on the socket; the next call returns it.
+//   send_many: the call returns the count before the failing slot; retrying from that
+//     slot reports a per-datagram error (EMSGSIZE, EINVAL, ...). A pending ECONNREFUSED
+//     that the kernel consumed at that point is lost (sendmmsg(2) does this), so use
+//     single sends when every refusal must be seen.
 //
 // Moved-from sockets hold no fd and every call on them returns EBADF. Every I/O and
 // option call is `const` and one syscall on the fd, so several threads may use one
