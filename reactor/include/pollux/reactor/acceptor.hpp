@@ -98,7 +98,7 @@ struct AcceptorOptions {
     // single mode: the reactor whose loop runs accept4.
     std::size_t acceptor_reactor = 0;
     // single mode: the strategy; null means RoundRobin. Used on the acceptor thread only.
-    std::shared_ptr<Balancer> balancer;
+    std::shared_ptr<Balancer> balancer{};
     // listen(2) backlog (capped by net.core.somaxconn).
     int backlog = net::TcpListener::kDefaultBacklog;
     // TCP_NODELAY on every accepted stream (a failure to set it is ignored: such a

@@ -68,14 +68,14 @@ class Acceptor;
 struct ReactorPoolOptions {
     // Number of reactors. nullopt: std::thread::hardware_concurrency() (1 when unknown).
     // An explicit 0 is rejected by create() with std::errc::invalid_argument.
-    std::optional<std::size_t> threads;
+    std::optional<std::size_t> threads{};
     // Pin reactor i to CPU i % hardware_concurrency(). Ignored when `cpus` is set.
     bool pin_threads = false;
     // Pin reactor i to CPU cpus[i % cpus.size()]. A failed pin is not fatal (see
     // Reactor::affinity_error).
-    std::vector<int> cpus;
+    std::vector<int> cpus{};
     // Settings for every reactor; `index` and `cpu` are filled in per reactor.
-    ReactorOptions reactor;
+    ReactorOptions reactor{};
 };
 
 // Moves a connection's count with it: decrements ConnectionCounts[i] when dropped or

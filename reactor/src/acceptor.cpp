@@ -1,0 +1,359 @@
+// reactor/src/acceptor.cpp
+#include "pollux/reactor/acceptor.hpp"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <utility>
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include "pollux/core/owned_fd.hpp"
+
+namespace pollux::reactor {
+
+namespace {
+
+// At most this many connections are accepted-and-closed per EMFILE episode, so a flood
+// faster than we can shed still ends in a pause.
+constexpr std::size_t kMaxShed = 4096;
+
+struct Accepted {
+    net::TcpStream stream;
+    net::SocketAddr peer;
+};
+
+enum class AcceptFailure {
+    retry,           // EINTR
+    skip,            // this connection failed; the next may be fine
+    out_of_fds,      // EMFILE, ENFILE
+    out_of_memory,   // ENOBUFS, ENOMEM
+    unexpected,      // anything else: pause rather than risk a spin
+};
+
+AcceptFailure classify(const std::error_code& ec) noexcept {
+    if (ec.category() != std::system_category() && ec.category() != std::generic_category())
+        return AcceptFailure::unexpected;
+    switch (ec.value()) {
+        case EINTR:
+            return AcceptFailure::retry;
+        // accept(2): Linux passes already-pending network errors on the new socket
+        // through accept; they concern that connection only.
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case ENETDOWN:
+        case ENETUNREACH:
+        case EHOSTDOWN:
+        case EHOSTUNREACH:
+        case ENONET:
+        case ENOPROTOOPT:
+        case EOPNOTSUPP:
+        case ETIMEDOUT:
+            return AcceptFailure::skip;
+        case EMFILE:
+        case ENFILE:
+            return AcceptFailure::out_of_fds;
+        case ENOBUFS:
+        case ENOMEM:
+            return AcceptFailure::out_of_memory;
+        default:
+            return AcceptFailure::unexpected;
+    }
+}
+
+OwnedFd open_reserve() noexcept { return OwnedFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+
+void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+    counter.fetch_add(n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+// ---- Shared state: what drain tasks on other reactors may still touch -----------------
+
+struct Acceptor::Shared {
+    // One per target reactor. Producer: the acceptor's loop thread. Consumer: `reactor`.
+    struct Handoff {
+        Reactor* reactor = nullptr;
+        moodycamel::ConcurrentQueue<Accepted> queue;
+        moodycamel::ProducerToken producer{queue};  // acceptor loop thread only
+        moodycamel::ConsumerToken consumer{queue};  // `reactor`'s loop thread only
+        alignas(64) std::atomic<bool> pending{false};  // a drain task is posted, not yet begun
+    };
+
+    Shared(OnConnection cb, ReactorPool& pool)
+        : on_connection(std::move(cb)), counts(&pool.counts()), handoff(std::make_unique<Handoff[]>(pool.size())) {
+        for (std::size_t i = 0; i < pool.size(); ++i) handoff[i].reactor = &pool.reactor(i);
+    }
+
+    // On handoff[i].reactor's loop thread: delivers everything queued for it.
+    void drain(std::size_t i) {
+        Handoff& h = handoff[i];
+        h.pending.exchange(false, std::memory_order_acq_rel);  // clear *before* dequeuing
+        Accepted item;
+        while (h.queue.try_dequeue(h.consumer, item)) {
+            if (closed.load(std::memory_order_acquire)) {
+                drop(i, std::move(item));
+                continue;
+            }
+            on_connection(*h.reactor, std::move(item.stream), item.peer);
+        }
+    }
+
+    // The target loop has exited (its post failed): nobody else consumes queue i, so
+    // the acceptor thread closes what is queued.
+    void drop_all(std::size_t i) {
+        Handoff& h = handoff[i];
+        Accepted item;
+        while (h.queue.try_dequeue(h.consumer, item)) drop(i, std::move(item));
+        h.pending.store(false, std::memory_order_release);
+    }
+
+    void drop(std::size_t i, Accepted&& item) noexcept {
+        item.stream = net::TcpStream();  // closes it
+        counts->remove(i);
+        bump(dropped);
+    }
+
+    const OnConnection on_connection;
+    ConnectionCounts* const counts;       // the pool's; the pool outlives every drain
+    std::unique_ptr<Handoff[]> handoff;   // one per reactor (the acceptor's own unused)
+    std::atomic<bool> closed{false};      // set by stop(): deliver nothing more
+
+    // Stats (relaxed; reuseport listeners bump them from several threads).
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::uint64_t> connection_errors{0};
+    std::atomic<std::uint64_t> emfile_events{0};
+    std::atomic<std::uint64_t> pauses{0};
+    std::atomic<std::uint64_t> shed{0};
+    std::atomic<std::uint64_t> dropped{0};
+};
+
+// ---- One listening socket, registered on one reactor ---------------------------------
+
+struct Acceptor::Listener final : EventHandler {
+    Listener(Acceptor& a, std::size_t i, net::TcpListener s, OwnedFd spare)
+        : owner(a), index(i), reactor(a.pool_.reactor(i)), socket(std::move(s)), reserve(std::move(spare)) {}
+
+    void on_event(const Event&) override { owner.accept_ready(*this); }
+
+    Acceptor& owner;
+    const std::size_t index;  // of `reactor` in the pool
+    Reactor& reactor;
+    // Loop thread of `reactor` (or the starting/stopping thread while no loop runs it).
+    net::TcpListener socket;
+    OwnedFd reserve;          // the spare fd for the EMFILE trick
+    RegistrationId id;
+    bool registered = false;
+    bool paused = false;
+    TimerId pause_timer;
+};
+
+// ---- Start and stop --------------------------------------------------------------------
+
+Result<std::unique_ptr<Acceptor>> Acceptor::start(ReactorPool& pool, const net::SocketAddr& addr,
+                                                  OnConnection on_connection, AcceptorOptions options) {
+    if (!on_connection) return error(std::errc::invalid_argument);
+    if (options.mode == AcceptMode::single) {
+        if (options.acceptor_reactor >= pool.size()) return error(std::errc::invalid_argument);
+        if (!options.balancer) options.balancer = std::make_shared<RoundRobin>();
+    }
+    auto shared = std::make_shared<Shared>(std::move(on_connection), pool);
+    std::unique_ptr<Acceptor> acceptor(new Acceptor(pool, std::move(options), std::move(shared)));
+    if (auto r = acceptor->open_listeners(addr); !r) return std::unexpected(r.error());
+
+    std::unique_lock lock(acceptor->mutex_);  // a concurrent pool stop waits for the registration
+    if (auto r = pool.attach(*acceptor); !r) return std::unexpected(r.error());
+    if (auto r = acceptor->register_listeners(); !r) return std::unexpected(r.error());
+    return acceptor;
+}
+
+Acceptor::Acceptor(ReactorPool& pool, AcceptorOptions options, std::shared_ptr<Shared> shared)
+    : pool_(pool), options_(std::move(options)), shared_(std::move(shared)) {}
+
+Acceptor::~Acceptor() {
+    pool_.detach(*this);
+    stop();
+}
+
+Result<void> Acceptor::open_listeners(const net::SocketAddr& addr) {
+    const bool reuseport = options_.mode == AcceptMode::reuseport;
+    const std::size_t count = reuseport ? pool_.size() : 1;
+    net::SocketAddr bind_addr = addr;
+    for (std::size_t k = 0; k < count; ++k) {
+        auto socket = reuseport ? net::TcpListener::bind_reuseport(bind_addr, options_.backlog)
+                                : net::TcpListener::bind(bind_addr, options_.backlog);
+        if (!socket) return std::unexpected(socket.error());
+        if (k == 0) {
+            auto local = socket->local_addr();
+            if (!local) return std::unexpected(local.error());
+            local_addr_ = *local;
+            bind_addr = *local;  // port 0: every reuseport listener shares the chosen port
+        }
+        OwnedFd spare = open_reserve();
+        if (!spare) return last_error();
+        const std::size_t index = reuseport ? k : options_.acceptor_reactor;
+        listeners_.push_back(std::make_unique<Listener>(*this, index, std::move(*socket), std::move(spare)));
+    }
+    return {};
+}
+
+Result<void> Acceptor::register_listeners() {
+    for (auto& owned : listeners_) {
+        Listener& l = *owned;
+        Result<void> registered;
+        auto ran = pool_.run_and_wait(l.index, [&l, &registered] {
+            auto id = l.reactor.register_in_loop(l.socket, Interest::READABLE, l);
+            if (!id) {
+                registered = std::unexpected(id.error());
+                return;
+            }
+            l.id = *id;
+            l.registered = true;
+            // A backlog that filled before registration is reported by the kernel at
+            // once (EPOLL_CTL_ADD checks readiness), so nothing needs accepting here.
+        });
+        if (!ran) return ran;
+        if (!registered) return registered;
+    }
+    return {};
+}
+
+void Acceptor::stop() {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    shared_->closed.store(true, std::memory_order_release);
+    for (auto& owned : listeners_) {
+        Listener* l = owned.get();
+        auto ran = pool_.run_and_wait(l->index, [this, l] { close_listener(*l); });
+        if (!ran) {
+            // No loop runs this reactor (never started, or exited): nothing else touches
+            // the listener. Closing the fd removes it from the epoll set; the timer
+            // wheel and the table die with the reactor unused.
+            l->registered = false;
+            l->pause_timer = {};
+            l->paused = true;
+            l->socket = net::TcpListener();
+            l->reserve.reset();
+        }
+    }
+}
+
+// Loop thread of `l`.
+void Acceptor::close_listener(Listener& l) noexcept {
+    if (l.registered) {
+        (void)l.reactor.deregister_in_loop(l.socket, l.id);
+        l.registered = false;
+    }
+    if (l.pause_timer.valid()) {
+        l.reactor.cancel_timer_in_loop(l.pause_timer);
+        l.pause_timer = {};
+    }
+    l.paused = true;
+    l.socket = net::TcpListener();
+    l.reserve.reset();
+}
+
+AcceptorStats Acceptor::stats() const noexcept {
+    constexpr auto r = std::memory_order_relaxed;
+    const Shared& s = *shared_;
+    return AcceptorStats{
+        .accepted = s.accepted.load(r),
+        .connection_errors = s.connection_errors.load(r),
+        .emfile_events = s.emfile_events.load(r),
+        .pauses = s.pauses.load(r),
+        .shed = s.shed.load(r),
+        .dropped = s.dropped.load(r),
+    };
+}
+
+std::uint64_t Acceptor::emfile_events() const noexcept {
+    return shared_->emfile_events.load(std::memory_order_relaxed);
+}
+
+// ---- The accept path (loop thread of the listener) -------------------------------------
+
+void Acceptor::accept_ready(Listener& l) {
+    if (l.paused || !l.registered) return;  // a pause timer will retry
+    for (;;) {
+        auto accepted = l.socket.accept();
+        if (accepted) {
+            deliver(l, std::move(accepted->first), accepted->second);
+            continue;
+        }
+        const std::error_code ec = accepted.error();
+        if (is_would_block(ec)) return;  // drained: wait for the next edge
+        switch (classify(ec)) {
+            case AcceptFailure::retry:
+                continue;
+            case AcceptFailure::skip:
+                bump(shared_->connection_errors);
+                continue;
+            case AcceptFailure::out_of_fds:
+                bump(shared_->emfile_events);
+                shed(l);
+                pause(l);
+                return;
+            case AcceptFailure::out_of_memory:
+            case AcceptFailure::unexpected:
+                pause(l);
+                return;
+        }
+    }
+}
+
+void Acceptor::deliver(Listener& l, net::TcpStream stream, const net::SocketAddr& peer) {
+    if (options_.nodelay) (void)stream.set_nodelay(true);
+    const std::size_t target =
+        options_.mode == AcceptMode::reuseport ? l.index : options_.balancer->pick(pool_.counts());
+    pool_.counts().add(target);
+    bump(shared_->accepted);
+    if (target == l.index) {
+        shared_->on_connection(l.reactor, std::move(stream), peer);
+        return;
+    }
+    Shared::Handoff& h = shared_->handoff[target];
+    if (!h.queue.enqueue(h.producer, Accepted{std::move(stream), peer})) {
+        // Out of memory for a new block: the stream (moved into the failed element or
+        // still ours) is closed here.
+        pool_.counts().remove(target);
+        bump(shared_->dropped);
+        return;
+    }
+    if (h.pending.exchange(true, std::memory_order_acq_rel)) return;  // a drain is on its way
+    if (!h.reactor->post([s = shared_, target] { s->drain(target); })) shared_->drop_all(target);
+}
+
+// EMFILE/ENFILE: free the spare fd, accept-and-close the backlog, take the spare back.
+void Acceptor::shed(Listener& l) {
+    l.reserve.reset();
+    std::size_t closed = 0;
+    while (closed < kMaxShed) {
+        auto s = l.socket.accept_stream();  // closed at the end of this iteration
+        if (s) {
+            ++closed;
+            continue;
+        }
+        if (classify(s.error()) == AcceptFailure::retry || classify(s.error()) == AcceptFailure::skip) continue;
+        break;  // WouldBlock (drained), or still no fd (another thread took it)
+    }
+    if (closed != 0) bump(shared_->shed, closed);
+    l.reserve = open_reserve();  // may fail; retried when the pause ends
+}
+
+void Acceptor::pause(Listener& l) {
+    bump(shared_->pauses);
+    l.paused = true;
+    l.pause_timer = l.reactor.run_after_in_loop(options_.resource_pause, [this, &l] {
+        l.pause_timer = {};
+        l.paused = false;
+        if (!l.reserve) l.reserve = open_reserve();
+        // Edge-triggered: connections queued during the pause raised no new event
+        // we acted on, so look for them now.
+        accept_ready(l);
+    });
+}
+
+}  // namespace pollux::reactor
