@@ -182,5 +182,38 @@ TEST(UdpBatch, at_most_max_batch_datagrams_move_per_call) {
     EXPECT_EQ(total, kTotal);
 }
 
+// sendmmsg(2) drops an error met after the first datagram. On loopback the ICMP refusal
+// for datagram k arrives while datagram k+1 is being sent, so the kernel consumes it
+// there: send_many returns a short count instead of ECONNREFUSED (documented in the
+// header). What pollux guarantees is that the socket keeps working.
+TEST(UdpBatch, connected_send_many_to_closed_port_leaves_the_socket_usable) {
+    SocketAddr closed;
+    {
+        auto gone = bind_v4();
+        closed = addr_of(gone);
+    }
+    auto s = bind_v4();
+    ASSERT_TRUE(s.connect(closed));
+    const std::array<SendSlot, 4> slots{{{as_bytes("a"), nullptr}, {as_bytes("b"), nullptr},
+                                         {as_bytes("c"), nullptr}, {as_bytes("d"), nullptr}}};
+    auto r = s.send_many(slots);
+    if (r) {
+        EXPECT_GE(*r, 1u);
+    } else {
+        EXPECT_EQ(r.error(), std::errc::connection_refused) << r.error().message();
+    }
+
+    auto live = bind_v4();
+    ASSERT_TRUE(s.connect(addr_of(live)));
+    (void)s.take_error();  // a refusal still pending from the closed port
+    std::size_t sent = 0;
+    for (int i = 0; i < 10 && sent < slots.size(); ++i) {
+        if (auto n = s.send_many(std::span(slots).subspan(sent))) sent += *n;
+    }
+    ASSERT_EQ(sent, 4u);
+    wait_readable(live);
+    EXPECT_EQ(recv_all(live, 4).payloads, (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
 }  // namespace
 }  // namespace pollux::net

@@ -35,8 +35,10 @@
 //   recv_many: the kernel keeps the error on the socket; the next call returns it.
 //   send_many: the call returns the count before the failing slot; retrying from that
 //     slot reports a per-datagram error (EMSGSIZE, EINVAL, ...). A pending ECONNREFUSED
-//     that the kernel consumed at that point is lost (sendmmsg(2) does this), so use
-//     single sends when every refusal must be seen.
+//     that the kernel consumed at that point is lost (sendmmsg(2) does this). On
+//     loopback the refusal of datagram k lands while k+1 is sent, so a connected
+//     send_many to a closed port returns short counts and never the error: use
+//     single sends (or recv/take_error) when refusals matter.
 //
 // Moved-from sockets hold no fd and every call on them returns EBADF. Every I/O and
 // option call is `const` and one syscall on the fd, so several threads may use one
