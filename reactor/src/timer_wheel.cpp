@@ -262,7 +262,7 @@ std::int64_t TimerWheel::next_occupied_tick(std::int64_t limit) const noexcept {
         if (scanned >= count || i == words) {
             return kNoTick;
         }
-        w = (w + 1) % words;
+        w = (w + 1) & (words - 1);  // words is a power of two
         bits = occupied_[w];
         scanned += 64;
     }
@@ -288,37 +288,37 @@ std::optional<milliseconds> TimerWheel::time_until_next(Clock::time_point now) c
 }
 
 void TimerWheel::collect_until(std::int64_t target) noexcept {
-    // Precondition: ready_ is empty and collected_ < target. Moves collected_ to the
-    // next tick that has work (a non-empty slot or a heap migration), or to target.
+    // Precondition: ready_ is empty and collected_ < target. Moves collected_ tick by
+    // tick with work (a non-empty slot or a heap migration) until ready_ has entries
+    // or collected_ reaches target; empty ticks are skipped through the bitmap.
     const auto span = static_cast<std::int64_t>(slots_.size());
-    std::int64_t tick = target;
-    if (!heap_.empty()) {
-        // The heap top enters the window when collected_ reaches its tick - span.
-        tick = std::min(tick, entries_[heap_.front()].tick - span);
-    }
-    if (const std::int64_t occupied = next_occupied_tick(tick); occupied != kNoTick) {
-        tick = occupied;
-    }
-    collected_ = tick;  // every entry of slot `tick` is now in ready_ (where == kInList)
-
-    const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(tick) & mask_);
-    List& list = slots_[slot];
-    if (list.head != kNone) {  // holds tick `tick` only: splice it onto ready_
-        if (ready_.tail != kNone) {
-            entries_[ready_.tail].next = list.head;
-            entries_[list.head].prev = ready_.tail;
-        } else {
-            ready_.head = list.head;
+    while (ready_.head == kNone && collected_ < target) {
+        std::int64_t tick = target;
+        if (!heap_.empty()) {
+            // The heap top enters the window when collected_ reaches its tick - span.
+            tick = std::min(tick, entries_[heap_.front()].tick - span);
         }
-        ready_.tail = list.tail;
-        list = List{};
-        occupied_[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
-    }
-    // Tick collected_ + span just entered the window; it maps to the slot emptied above.
-    while (!heap_.empty() && entries_[heap_.front()].tick - collected_ <= span) {
-        const std::uint32_t index = heap_.front();
-        heap_erase(index);
-        link_slot(index);
+        if (tick != collected_ + 1) {  // one-tick steps (the common case) need no scan
+            if (const std::int64_t occupied = next_occupied_tick(tick); occupied != kNoTick) {
+                tick = occupied;
+            }
+        }
+        collected_ = tick;  // slot `tick`'s entries now count as in ready_ (kInList)
+
+        const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(tick) & mask_);
+        List& list = slots_[slot];
+        if (list.head != kNone) {  // holds tick `tick` only: it becomes ready_
+            ready_ = list;
+            list = List{};
+            occupied_[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+        }
+        // Tick collected_ + span just entered the window; it maps to the slot emptied
+        // above.
+        while (!heap_.empty() && entries_[heap_.front()].tick - collected_ <= span) {
+            const std::uint32_t index = heap_.front();
+            heap_erase(index);
+            link_slot(index);
+        }
     }
 }
 
@@ -338,7 +338,9 @@ std::size_t TimerWheel::advance(Clock::time_point now, std::size_t budget) noexc
                 break;
             }
             collect_until(current_tick_);
-            continue;
+            if (ready_.head == kNone) {
+                break;
+            }
         }
         const std::uint32_t index = ready_.head;
         Entry& e = entries_[index];

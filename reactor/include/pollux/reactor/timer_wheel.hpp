@@ -180,8 +180,8 @@ private:
     // First occupied slot's tick in (collected_, min(limit, collected_ + slot_count())],
     // or -1. Scans at most (limit - collected_) / 64 + 2 bitmap words.
     std::int64_t next_occupied_tick(std::int64_t limit) const noexcept;
-    // Moves collected_ to the next tick with work (at most target), splices that
-    // tick's slot onto ready_ and moves heap entries that came within range.
+    // Moves collected_ forward, splicing due slots onto ready_ and moving heap
+    // entries that came within range, until ready_ is non-empty or collected_ == target.
     void collect_until(std::int64_t target) noexcept;
 
     bool heap_less(std::uint32_t a, std::uint32_t b) const noexcept;
