@@ -6,7 +6,8 @@
 namespace pollux {
 
 Result<void> IoSource::register_source(const Registry& registry, Token token, Interest interest) {
-    if (!fd_) return error(std::errc::bad_file_descriptor);
+    // An empty (default or moved-from) Registry has id 0: fail before touching the association.
+    if (!fd_ || registry.poll_id() == 0) return error(std::errc::bad_file_descriptor);
     std::size_t expected = 0;
     if (!poll_id_.compare_exchange_strong(expected, registry.poll_id(), std::memory_order_acq_rel)) {
         return error(expected == registry.poll_id() ? Errc::already_registered : Errc::registered_elsewhere);
@@ -17,7 +18,7 @@ Result<void> IoSource::register_source(const Registry& registry, Token token, In
 }
 
 Result<void> IoSource::reregister(const Registry& registry, Token token, Interest interest) {
-    if (!fd_) return error(std::errc::bad_file_descriptor);
+    if (!fd_ || registry.poll_id() == 0) return error(std::errc::bad_file_descriptor);
     const std::size_t current = poll_id_.load(std::memory_order_acquire);
     if (current == 0) return error(Errc::not_registered);
     if (current != registry.poll_id()) return error(Errc::registered_elsewhere);

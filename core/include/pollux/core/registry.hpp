@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <utility>
 
 #include "pollux/core/interest.hpp"
 #include "pollux/core/owned_fd.hpp"
@@ -26,8 +27,18 @@ namespace pollux {
 class Registry {
 public:
     Registry() noexcept = default;  // an empty handle; every call returns EBADF
-    Registry(Registry&&) noexcept = default;
-    Registry& operator=(Registry&&) noexcept = default;
+    // A moved-from Registry is empty: it keeps neither the fd nor the Poll's id, so its
+    // calls fail with EBADF before touching any source's association.
+    Registry(Registry&& other) noexcept
+        : epoll_(std::move(other.epoll_)),
+          poll_id_(std::exchange(other.poll_id_, 0)),
+          has_waker_(std::move(other.has_waker_)) {}
+    Registry& operator=(Registry&& other) noexcept {
+        epoll_ = std::move(other.epoll_);
+        poll_id_ = std::exchange(other.poll_id_, 0);
+        has_waker_ = std::move(other.has_waker_);
+        return *this;
+    }
 
     // Starts delivering events for `interest` on `source`, tagged with `token`.
     // A source already registered (here or with another Poll) gets
