@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <climits>
+#include <algorithm>
 
 #include "socket_ops.hpp"
 
@@ -22,6 +23,13 @@ Result<std::size_t> get_size_option(int fd, int name) {
     auto value = ops::get_int_option(fd, SOL_SOCKET, name);
     if (!value) return std::unexpected(value.error());
     return static_cast<std::size_t>(*value);
+}
+
+// sendmsg/recvmsg refuse more than IOV_MAX slices (EMSGSIZE). On a stream a shorter
+// transfer is the ordinary partial read/write, so use the first IOV_MAX slices.
+template <class Slice>
+std::span<Slice> at_most_iov_max(std::span<Slice> bufs) noexcept {
+    return bufs.first(std::min<std::size_t>(bufs.size(), IOV_MAX));
 }
 
 Result<bool> get_bool_option(int fd, int level, int name) {
@@ -48,11 +56,11 @@ Result<std::size_t> TcpStream::write(std::span<const std::byte> buf) const {
 }
 
 Result<std::size_t> TcpStream::read_vectored(std::span<IoSliceMut> bufs) const {
-    return io_.do_io([&](int fd) { return ops::recv_vectored(fd, bufs); });
+    return io_.do_io([&](int fd) { return ops::recv_vectored(fd, at_most_iov_max(bufs)); });
 }
 
 Result<std::size_t> TcpStream::write_vectored(std::span<const IoSlice> bufs) const {
-    return io_.do_io([&](int fd) { return ops::send_vectored(fd, bufs); });
+    return io_.do_io([&](int fd) { return ops::send_vectored(fd, at_most_iov_max(bufs)); });
 }
 
 Result<std::size_t> TcpStream::peek(std::span<std::byte> buf) const {

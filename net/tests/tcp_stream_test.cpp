@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <climits>
 #include <string>
 #include <vector>
 
@@ -236,6 +237,27 @@ TEST(TcpStream, vectored_write_and_read_span_three_buffers_in_order) {
     EXPECT_EQ(a, "one");
     EXPECT_EQ(b, "-two-");
     EXPECT_EQ(c, "three");
+}
+
+TEST(TcpStream, vectored_io_with_more_than_iov_max_slices_is_a_partial_transfer_not_an_error) {
+    auto pair = test::make_tcp_pair().value();
+    const std::string bytes(2 * IOV_MAX, 'v');
+    std::vector<IoSlice> out;
+    for (std::size_t i = 0; i < bytes.size(); ++i) out.emplace_back(as_bytes(std::string_view(bytes).substr(i, 1)));
+    auto n = pair.client.write_vectored(out);
+    ASSERT_TRUE(n) << n.error().message();
+    EXPECT_GT(*n, 0u);
+    EXPECT_LE(*n, static_cast<std::size_t>(IOV_MAX));
+    ASSERT_EQ(test::read_exactly(pair.server, *n).size(), *n);
+    ASSERT_TRUE(test::write_all(pair.client, as_bytes("end")));
+
+    std::string sink(2 * IOV_MAX, '\0');
+    std::vector<IoSliceMut> in;
+    for (std::size_t i = 0; i < sink.size(); ++i) in.emplace_back(std::span<std::byte>(bytes_of(sink).subspan(i, 1)));
+    auto r = test::retry_while_would_block([&] { return pair.server.read_vectored(in); });
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, 3u);
+    EXPECT_EQ(sink.substr(0, 3), "end");
 }
 
 TEST(TcpStream, take_error_is_empty_on_a_healthy_stream) {

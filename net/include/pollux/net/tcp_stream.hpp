@@ -92,9 +92,11 @@ public:
     Result<std::size_t> read(std::span<std::byte> buf) const;
     // send(2) with MSG_NOSIGNAL. May write fewer bytes than `buf` holds.
     Result<std::size_t> write(std::span<const std::byte> buf) const;
-    // recvmsg(2) scattering into `bufs` in order. 0 means end of stream.
+    // recvmsg(2) scattering into `bufs` in order. 0 means end of stream. At most the
+    // first IOV_MAX (1024) slices are used per call, as a partial read.
     Result<std::size_t> read_vectored(std::span<IoSliceMut> bufs) const;
-    // sendmsg(2) with MSG_NOSIGNAL, gathering `bufs` in order. May be partial.
+    // sendmsg(2) with MSG_NOSIGNAL, gathering `bufs` in order. May be partial; at most
+    // the first IOV_MAX (1024) slices go out per call.
     Result<std::size_t> write_vectored(std::span<const IoSlice> bufs) const;
     // recv(MSG_PEEK): like read, but the data stays queued for the next read.
     Result<std::size_t> peek(std::span<std::byte> buf) const;
