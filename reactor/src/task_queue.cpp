@@ -1,4 +1,10 @@
 // reactor/src/task_queue.cpp
+// moodycamel uses std::atomic_thread_fence, which GCC's TSan does not model and warns
+// about (-Wtsan, an error under -Werror). The pragma must precede the first include of
+// <atomic>, because the diagnostic is located in libstdc++'s atomic_base.h.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__SANITIZE_THREAD__)
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
 #include "task_queue.hpp"
 
 #include <algorithm>
