@@ -330,6 +330,8 @@ std::size_t TimerWheel::advance(Clock::time_point now, std::size_t budget) noexc
         now_ = now;
         current_tick_ = std::chrono::floor<milliseconds>(now_ - origin_).count();
     }
+    assert(!advancing_ && "TimerWheel::advance called from a timer callback");
+    advancing_ = true;
     const std::uint64_t barrier = next_seq_;  // timers started from here on wait
     std::size_t fired = 0;
     while (fired < budget) {
@@ -376,6 +378,7 @@ std::size_t TimerWheel::advance(Clock::time_point now, std::size_t budget) noexc
         again.cb = std::move(cb);
         place(index);
     }
+    advancing_ = false;
     return fired;
 }
 

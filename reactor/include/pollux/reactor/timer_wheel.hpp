@@ -38,7 +38,8 @@
 //   callback that restarts itself cannot loop forever.
 // * Re-entrancy. Callbacks may call `run_at`, `run_after`, `run_every`, `cancel`,
 //   `contains`, `size`, `now` and `time_until_next`, for any timer including the one
-//   firing. They must not call `advance` or destroy the wheel.
+//   firing. They must not call `advance` (asserted in debug builds) or destroy the
+//   wheel.
 // * Ids. A `TimerId` is a slab index plus a generation. Cancelling a timer that has
 //   fired, was cancelled, or whose slot now holds a newer timer is a harmless no-op
 //   that returns false; it never touches the new owner. A one-shot timer stops being
@@ -53,7 +54,8 @@
 //   than `slot_count()` ms ahead wait in an overflow min-heap and move into the wheel
 //   when they come within range, so they cost nothing per tick.
 // * Callbacks must not throw: `advance` is noexcept, so an escaping exception calls
-//   std::terminate. The `run_*` calls may throw std::bad_alloc while the slab grows.
+//   std::terminate (as does running out of memory while rescheduling a periodic
+//   timer). The `run_*` calls may throw std::bad_alloc while the slab grows.
 //
 // Cost. Start and cancel are O(1) for deadlines within `slot_count()` ms (4.096 s by
 // default) and O(log f) beyond, with f the number of far timers. Firing is O(1) per
@@ -204,6 +206,7 @@ private:
     std::uint64_t next_seq_ = 0;
     std::uint64_t mask_ = 0;
     std::size_t live_ = 0;
+    bool advancing_ = false;  // guards against advance() from a callback
 };
 
 }  // namespace pollux::reactor
