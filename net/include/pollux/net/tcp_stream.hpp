@@ -24,7 +24,8 @@
 // until WouldBlock; after a writable event, write until WouldBlock or until you have
 // nothing left.
 //   * `read` returning 0 (with a non-empty buffer) is end of stream: the peer shut
-//     down its write side or closed. You may still write; the peer may still read.
+//     down its write side or closed. If it only shut down its write side (a
+//     half-close), you may still write and it still reads.
 //   * A reset peer makes `read` fail with ECONNRESET, and `write` with EPIPE or
 //     ECONNRESET. They come back as error codes: every send passes MSG_NOSIGNAL, so
 //     no SIGPIPE is ever raised and no SIG_IGN is needed.
@@ -34,8 +35,8 @@
 // away (deregister first); `from_fd()` adopts one. A moved-from TcpStream holds no
 // fd and every call on it returns EBADF (std::errc::bad_file_descriptor).
 //
-// Threads. The I/O and option methods are const and each is one syscall, so two
-// threads may, say, read and write the same stream at once (as with mio's
+// Threads. The I/O and option methods are const and hold no state beyond the fd,
+// so two threads may, say, read and write the same stream at once (as with mio's
 // `&TcpStream`), as long as neither moves or destroys it meanwhile.
 #pragma once
 
