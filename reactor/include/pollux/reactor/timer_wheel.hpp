@@ -1,8 +1,9 @@
 // pollux/reactor/timer_wheel.hpp — public.
 //
 // `TimerWheel` is a reactor's timer facility: a hashed timing wheel with 1 ms ticks
-// (Varghese & Lauck scheme 6) plus an overflow heap for far deadlines. The reactor
-// loop drives it; it never reads the clock and never sleeps:
+// (slot = tick mod slot_count(), one tick per slot over a sliding window; Varghese &
+// Lauck) plus an overflow heap for far deadlines. The reactor loop drives it; it
+// never reads the clock and never sleeps:
 //
 //     TimerWheel wheel(Clock::now());
 //     wheel.run_after(50ms, [] { ... });
@@ -26,7 +27,9 @@
 //   rounded to the tick: a deadline inside a millisecond fires at the start of the
 //   next one. A deadline at or before `now()` (zero or negative delay, a past
 //   `run_at`) is due at once and fires on the next `advance` call, even if that call
-//   passes the same time.
+//   passes the same time. A deadline even slightly after `now()` (such as
+//   `run_at(Clock::now())` when `now()` lags the real clock) is not due at once: it
+//   rounds up to the next tick, at most 1 ms later.
 // * Order. Timers fire in deadline order at 1 ms resolution; timers due in the same
 //   tick fire in the order they were started (FIFO). A timer whose deadline was
 //   already past when started counts as due in the tick of `now()`, so it fires after
