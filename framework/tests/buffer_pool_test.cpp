@@ -1,0 +1,114 @@
+// BufferPool: free-list reuse, the cache cap, reserve/trim, stats, heap chunks.
+#include "pollux/framework/buffer_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "support/counting_alloc.hpp"
+
+namespace pollux::framework {
+namespace {
+
+TEST(BufferPool, acquire_reuses_a_released_chunk_without_allocating) {
+    BufferPool pool(4096, 4);
+    Chunk* a = pool.acquire();
+    EXPECT_EQ(a->pool, &pool);
+    EXPECT_EQ(a->capacity, 4096u);
+    EXPECT_EQ(a->begin, 0u);
+    EXPECT_EQ(a->end, 0u);
+    a->begin = 3;
+    a->end = 7;
+    pool.release(a);
+    EXPECT_EQ(pool.stats().cached, 1u);
+    Chunk* b = pool.acquire();
+    EXPECT_EQ(b, a);
+    EXPECT_EQ(b->begin, 0u);  // reset on reuse
+    EXPECT_EQ(b->end, 0u);
+    EXPECT_EQ(pool.stats().allocations, 1u);
+    EXPECT_EQ(pool.stats().live, 1u);
+    Chunk::free(b);
+    EXPECT_EQ(pool.stats().live, 0u);
+}
+
+TEST(BufferPool, cache_is_capped_and_excess_chunks_are_freed) {
+    BufferPool pool(1024, 2);
+    std::vector<Chunk*> chunks;
+    for (int i = 0; i < 5; ++i) chunks.push_back(pool.acquire());
+    EXPECT_EQ(pool.stats().live, 5u);
+    for (Chunk* c : chunks) pool.release(c);
+    const BufferPool::Stats s = pool.stats();
+    EXPECT_EQ(s.live, 0u);
+    EXPECT_EQ(s.cached, 2u);
+    EXPECT_EQ(s.allocations, 5u);
+    EXPECT_EQ(s.frees, 3u);
+}
+
+TEST(BufferPool, reserve_fills_the_cache_up_to_its_cap_and_trim_empties_it) {
+    BufferPool pool(1024, 3);
+    pool.reserve(10);
+    EXPECT_EQ(pool.stats().cached, 3u);
+    EXPECT_EQ(pool.stats().allocations, 3u);
+    pool.trim(1);
+    EXPECT_EQ(pool.stats().cached, 1u);
+    EXPECT_EQ(pool.stats().frees, 2u);
+    pool.trim();
+    EXPECT_EQ(pool.stats().cached, 0u);
+}
+
+TEST(BufferPool, chunk_size_is_configurable_with_a_minimum) {
+    EXPECT_EQ(BufferPool().chunk_size(), BufferPool::kDefaultChunkSize);
+    EXPECT_EQ(BufferPool(8192).chunk_size(), 8192u);
+    EXPECT_EQ(BufferPool(1).chunk_size(), BufferPool::kMinChunkSize);
+}
+
+TEST(BufferPool, chunk_payload_is_writable_and_aligned) {
+    BufferPool pool(256);
+    Chunk* c = pool.acquire();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(c->data()) % 16, 0u);
+    for (std::size_t i = 0; i < c->capacity; ++i) c->data()[i] = std::byte{0xAB};
+    Chunk::free(c);
+}
+
+TEST(BufferPool, heap_chunks_have_no_pool_and_free_to_the_heap) {
+    Chunk* c = Chunk::allocate(100);
+    EXPECT_EQ(c->pool, nullptr);
+    EXPECT_EQ(c->capacity, 100u);
+    Chunk::free(c);
+    Chunk::free(nullptr);  // no-op
+}
+
+TEST(BufferPool, steady_state_acquire_release_allocates_nothing) {
+    BufferPool pool(2048, 8);
+    Chunk* w0 = pool.acquire();  // warm-up: two chunks in the cache
+    Chunk* w1 = pool.acquire();
+    pool.release(w0);
+    pool.release(w1);
+    std::size_t allocs = 0;
+    {
+        test::AllocationCounter counter;
+        for (int i = 0; i < 1000; ++i) {
+            Chunk* a = pool.acquire();
+            Chunk* b = pool.acquire();
+            pool.release(a);
+            pool.release(b);
+        }
+        allocs = counter.count();
+    }
+    EXPECT_EQ(allocs, 0u);
+    EXPECT_EQ(pool.stats().allocations, 2u);
+}
+
+TEST(BufferPool, allocation_counter_sees_heap_allocations) {
+    // Proves the counter used by the zero-allocation tests can fail.
+    std::size_t allocs = 0;
+    {
+        test::AllocationCounter counter;
+        Chunk::free(Chunk::allocate(64));
+        allocs = counter.count();
+    }
+    EXPECT_EQ(allocs, 1u);
+}
+
+}  // namespace
+}  // namespace pollux::framework
