@@ -37,10 +37,12 @@ struct FifoCheck {
     std::vector<std::int64_t> last;  // last sequence number seen per producer
     std::uint64_t seen = 0;
     std::uint64_t order_violations = 0;
+    std::atomic<std::uint64_t> progress{0};  // = seen, readable without posting
     void record(std::size_t producer, std::int64_t seq) {
         if (seq != last[producer] + 1) ++order_violations;
         last[producer] = seq;
         ++seen;
+        progress.store(seen, std::memory_order_relaxed);
     }
 };
 
@@ -63,6 +65,13 @@ void run_producers(Reactor& reactor, FifoCheck& check, std::uint64_t total, std:
         });
     }
     for (auto& t : threads) t.join();
+    // No stop() yet: stop wakes the loop and drains, which would hide a lost wake-up.
+    // Every task must run on the strength of the producers' own wakes.
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (check.progress.load(std::memory_order_relaxed) < per * producers &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(check.progress.load(std::memory_order_relaxed), per * producers) << "lost wake-up: tasks stranded";
     reactor.stop();
     ASSERT_TRUE(reactor.join());
 }
@@ -79,6 +88,40 @@ TEST(ReactorPost, four_producers_lose_no_task_and_each_producers_tasks_run_in_or
     EXPECT_EQ(s.tasks_run, kTotalPosts);
     EXPECT_LE(s.wakes_written, s.batches_drained) << "at most one eventfd write per drained batch";
     EXPECT_GE(s.batches_drained, 1u);
+}
+
+TEST(ReactorPost, ping_pong_posts_never_strand_a_task_while_the_loop_sleeps) {
+    // Each round posts one task and waits for it without posting again, so the loop goes
+    // back to sleep between rounds. In even rounds the task also holds the drain open
+    // until the next post has been made, so that post lands *inside* a drain: exactly
+    // where a drain-then-clear protocol would swallow its wake-up.
+#ifdef POLLUX_TEST_SANITIZED
+    constexpr int kRounds = 500;
+#else
+    constexpr int kRounds = 2'000;
+#endif
+    auto reactor = Reactor::create().value();
+    ASSERT_TRUE(reactor->start());
+    std::atomic<int> ran{0};
+    std::atomic<int> posted{0};
+    for (int i = 0; i < kRounds; ++i) {
+        posted.store(i + 1, std::memory_order_release);
+        ASSERT_TRUE(reactor->post([&ran, &posted, i] {
+            ran.store(i + 1, std::memory_order_release);
+            if (i % 2 == 0) {
+                const auto until = std::chrono::steady_clock::now() + 200us;
+                while (posted.load(std::memory_order_acquire) < i + 2 && std::chrono::steady_clock::now() < until) {
+                }
+            }
+        }));
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (ran.load(std::memory_order_acquire) != i + 1) {
+            ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "task " << i << " stranded";
+            std::this_thread::yield();
+        }
+    }
+    const ReactorStats s = reactor->stats();
+    EXPECT_LE(s.wakes_written, s.batches_drained);
 }
 
 TEST(ReactorPost, wakes_are_coalesced_while_the_loop_is_busy) {
