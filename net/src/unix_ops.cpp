@@ -26,12 +26,13 @@ namespace {
 // leaves a window in which the file has the umask's bits (a datagram socket is
 // reachable at once; a listener would be too if listen() ran first).
 //
-// pollux instead runs the bind(2) in a vfork-style child: clone(CLONE_VM | CLONE_VFORK
-// | CLONE_FILES) WITHOUT CLONE_FS. The child shares our memory and fd table, so it binds
-// our socket, but it has its own copy of the fs_struct, so its umask is its own: it
-// sets umask(0777 & ~mode), binds, and exits. The calling thread is suspended until
-// then. The file therefore comes into existence with exactly `mode`; no other thread's
-// umask is touched. (posix_spawn uses the same clone flags; seccomp profiles that allow
+// pollux instead runs the bind(2) in a vfork-style child: clone(CLONE_VM | CLONE_VFORK)
+// WITHOUT CLONE_FS. The child shares our memory and has a copy of our fd table (whose
+// entry still refers to the same socket), so its bind binds our socket; but it has its
+// own copy of the fs_struct, so its umask is its own: it sets umask(0777 & ~mode), binds,
+// and exits with 0 or the errno. The calling thread is suspended until then. The file
+// therefore comes into existence with exactly `mode`, and no other thread's umask is
+// touched. (posix_spawn uses the same clone flags; seccomp profiles that allow
 // posix_spawn allow this.)
 //
 // Why not bind inside a private 0700 directory and rename(2) the socket into place?
@@ -45,6 +46,23 @@ namespace {
 // file to `mode` right after bind — before listen() for a listener, so no client can
 // connect in between; a datagram socket in such a directory has a short window.
 
+// ThreadSanitizer intercepts clone() and treats every clone as a fork, running its fork
+// bookkeeping inside the child; with CLONE_VM that bookkeeping overwrites the parent's
+// own state. Under TSan the child is therefore a copy-on-write child (no CLONE_VM /
+// CLONE_VFORK): slower, same semantics, since the result travels in the exit status.
+#if defined(__SANITIZE_THREAD__)
+#define POLLUX_UNIX_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define POLLUX_UNIX_TSAN 1
+#endif
+#endif
+#ifdef POLLUX_UNIX_TSAN
+constexpr int kCloneFlags = 0;
+#else
+constexpr int kCloneFlags = CLONE_VM | CLONE_VFORK;
+#endif
+
 constexpr std::size_t kChildStackSize = 64 * 1024;
 
 struct BindRequest {
@@ -52,16 +70,15 @@ struct BindRequest {
     const ::sockaddr* addr;
     ::socklen_t len;
     ::mode_t umask;
-    int err;  // written by the child: 0 or the errno of bind
 };
 
-// The child. It runs on its own small stack while the parent thread is suspended, so it
-// makes raw syscalls only and is not instrumented by the sanitizers.
+// The child. It runs on its own small stack while the parent thread waits, so it makes
+// raw syscalls only and is not instrumented by the sanitizers. Exit status: 0 or errno.
 __attribute__((no_sanitize("address", "thread", "undefined"))) int bind_in_child(void* arg) {
-    auto* req = static_cast<BindRequest*>(arg);
+    const auto* req = static_cast<const BindRequest*>(arg);
     ::syscall(SYS_umask, req->umask);
-    req->err = ::syscall(SYS_bind, req->fd, req->addr, req->len) < 0 ? errno : 0;
-    ::syscall(SYS_exit, 0);
+    const long err = ::syscall(SYS_bind, req->fd, req->addr, req->len) < 0 ? errno : 0;
+    ::syscall(SYS_exit, err);
     return 0;
 }
 
@@ -69,27 +86,30 @@ Result<void> bind_with_mode(int fd, const UnixSocketAddr& addr, ::mode_t mode) {
     void* stack = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
                          -1, 0);
     if (stack == MAP_FAILED) return last_error();
-    BindRequest req{fd, addr.as_sockaddr(), addr.len(), static_cast<::mode_t>(0777 & ~mode), -1};
+    BindRequest req{fd, addr.as_sockaddr(), addr.len(), static_cast<::mode_t>(0777 & ~mode)};
 
     // Every signal stays blocked in the child (it inherits this mask), so no handler of
     // ours ever runs on the child's stack.
     ::sigset_t all, old;
     ::sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    // Exit signal 0: no SIGCHLD reaches the application, and only a __WCLONE wait
-    // (ours) reaps the child, never the application's waitpid(-1, ...).
-    const int pid = ::clone(bind_in_child, static_cast<char*>(stack) + kChildStackSize,
-                            CLONE_VM | CLONE_VFORK | CLONE_FILES, &req);
+    // Exit signal 0 (low byte of the flags): no SIGCHLD reaches the application, and
+    // only a __WCLONE wait (ours) reaps the child, never the application's waitpid(-1).
+    const int pid = ::clone(bind_in_child, static_cast<char*>(stack) + kChildStackSize, kCloneFlags, &req);
     const int clone_errno = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    int status = 0;
+    int waited = -1;
     if (pid > 0) {
-        int status = 0;
-        while (::waitpid(pid, &status, static_cast<int>(__WCLONE)) < 0 && errno == EINTR) {
+        while ((waited = ::waitpid(pid, &status, static_cast<int>(__WCLONE))) < 0 && errno == EINTR) {
         }
     }
+    const int wait_errno = errno;
     ::munmap(stack, kChildStackSize);
     if (pid < 0) return std::unexpected(errno_code(clone_errno));
-    if (req.err != 0) return std::unexpected(errno_code(req.err));
+    if (waited < 0) return std::unexpected(errno_code(wait_errno));
+    if (!WIFEXITED(status)) return error(std::errc::interrupted);
+    if (WEXITSTATUS(status) != 0) return std::unexpected(errno_code(WEXITSTATUS(status)));
     return {};
 }
 

@@ -178,7 +178,7 @@ TEST(UnixDatagram, send_after_shutdown_write_is_epipe_without_sigpipe) {
 TEST(UnixDatagram, bound_socket_file_has_exactly_the_requested_mode_under_umask_zero) {
     test::UmaskGuard umask_zero(0);
     test::TempDir dir;
-    for (const ::mode_t mode : {0600, 0660}) {
+    for (const ::mode_t mode : {0600u, 0660u}) {
         const auto path = dir.path("m" + std::to_string(mode) + ".dgram");
         auto sock = UnixDatagram::bind(path, {.mode = mode});
         ASSERT_TRUE(sock.has_value()) << sock.error().message();

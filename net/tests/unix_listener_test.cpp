@@ -159,7 +159,7 @@ TEST(UnixListener, unnamed_address_autobinds_to_an_abstract_name) {
 TEST(UnixListener, socket_file_has_exactly_the_requested_mode_under_umask_zero) {
     test::UmaskGuard umask_zero(0);
     test::TempDir dir;
-    for (const ::mode_t mode : {0600, 0660, 0700, 0666}) {
+    for (const ::mode_t mode : {0600u, 0660u, 0700u, 0666u}) {
         const auto path = dir.path("m" + std::to_string(mode) + ".sock");
         auto listener = UnixListener::bind(path, {.mode = mode});
         ASSERT_TRUE(listener.has_value()) << listener.error().message();
