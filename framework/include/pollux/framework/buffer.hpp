@@ -20,6 +20,8 @@
 // * Writing. `append` copies at the end. Or fill the space yourself:
 //   `ensure_writable(n)` returns at least n writable bytes, write into them, then
 //   `commit(k)` (k <= what was returned).
+//   The bytes given to `append`/`prepend` must not point into this buffer (its
+//   storage may move).
 // * Space. `ensure_writable` first compacts (moves the content to offset
 //   kCheapPrepend) when the consumed prefix plus the writable tail is enough, and only
 //   grows otherwise (to at least twice the capacity). Growth beyond a pool chunk moves
