@@ -26,11 +26,10 @@ namespace {
 // leaves a window in which the file has the umask's bits (a datagram socket is
 // reachable at once; a listener would be too if listen() ran first).
 //
-// pollux instead runs the bind(2) in a vfork-style child: clone(CLONE_VM | CLONE_VFORK)
-// WITHOUT CLONE_FS. The child shares our memory and has a copy of our fd table (whose
-// entry still refers to the same socket), so its bind binds our socket; but it has its
-// own copy of the fs_struct, so its umask is its own: it sets umask(0777 & ~mode), binds,
-// and exits with 0 or the errno. The calling thread is suspended until then. The file
+// pollux instead runs the bind(2) in a vfork-style child: clone(CLONE_VM | CLONE_VFORK |
+// CLONE_FILES) WITHOUT CLONE_FS. The child shares our memory and fd table, so its bind
+// binds our socket; but it has its own copy of the fs_struct, so its umask is its own:
+// it sets umask(0777 & ~mode), binds, and exits with 0 or the errno. The calling thread is suspended until then. The file
 // therefore comes into existence with exactly `mode`, and no other thread's umask is
 // touched. (posix_spawn uses the same clone flags; seccomp profiles that allow
 // posix_spawn allow this.)
@@ -48,8 +47,9 @@ namespace {
 
 // ThreadSanitizer intercepts clone() and treats every clone as a fork, running its fork
 // bookkeeping inside the child; with CLONE_VM that bookkeeping overwrites the parent's
-// own state. Under TSan the child is therefore a copy-on-write child (no CLONE_VM /
-// CLONE_VFORK): slower, same semantics, since the result travels in the exit status.
+// own state. Under TSan the child is therefore a plain copy-on-write child (no flags):
+// slower, same semantics — its copy of our fd table still refers to the same socket,
+// and the result travels in the exit status either way.
 #if defined(__SANITIZE_THREAD__)
 #define POLLUX_UNIX_TSAN 1
 #elif defined(__has_feature)
@@ -60,7 +60,7 @@ namespace {
 #ifdef POLLUX_UNIX_TSAN
 constexpr int kCloneFlags = 0;
 #else
-constexpr int kCloneFlags = CLONE_VM | CLONE_VFORK;
+constexpr int kCloneFlags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
 #endif
 
 constexpr std::size_t kChildStackSize = 64 * 1024;

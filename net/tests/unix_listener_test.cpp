@@ -231,6 +231,13 @@ TEST(UnixListener, path_with_embedded_nul_is_invalid_argument) {
     EXPECT_EQ(listener.error(), std::errc::invalid_argument);
 }
 
+TEST(UnixListener, bind_in_missing_directory_is_enoent) {
+    test::TempDir dir;
+    auto listener = UnixListener::bind(dir.path("no/such/dir.sock"));
+    ASSERT_FALSE(listener.has_value());
+    EXPECT_EQ(listener.error(), std::errc::no_such_file_or_directory);
+}
+
 TEST(UnixListener, stale_socket_file_is_address_in_use_by_default) {
     test::TempDir dir;
     const auto path = dir.path("stale.sock");
