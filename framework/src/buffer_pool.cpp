@@ -7,6 +7,8 @@
 
 namespace pollux::framework {
 
+static_assert(sizeof(Chunk) == 48, "docs/framework-buffers.md quotes a 48-byte chunk header");
+
 namespace {
 
 // One heap block: the Chunk header followed by `capacity` payload bytes. operator new

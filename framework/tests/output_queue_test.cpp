@@ -227,6 +227,18 @@ TEST(OutputQueue, high_water_crossing_is_reported_once_per_crossing) {
     EXPECT_FALSE(q.take_high_water_crossing());
 }
 
+TEST(OutputQueue, setting_a_mark_below_the_current_size_arms_only_after_a_drop) {
+    OutputQueue q;
+    q.append(bytes(pattern(3000, 1)));
+    q.set_high_water_mark(1000);
+    EXPECT_FALSE(q.take_high_water_crossing());
+    q.append(bytes("z"));
+    EXPECT_FALSE(q.take_high_water_crossing());
+    q.consume(2500);  // 501: armed
+    q.append(bytes(pattern(600, 2)));
+    EXPECT_TRUE(q.take_high_water_crossing());
+}
+
 TEST(OutputQueue, would_exceed_checks_the_hard_cap_without_overflow) {
     OutputQueue q;
     q.append(bytes(pattern(100, 1)));

@@ -29,6 +29,7 @@
 // `Chunk::free`. Applications rarely touch it directly.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 
@@ -86,6 +87,7 @@ public:
 
     // Takes back a chunk this pool handed out (`c->pool == this`).
     void release(Chunk* c) noexcept {
+        assert(c != nullptr && c->pool == this);
         --live_;
         if (cached_ >= max_cached_) {
             free_chunk(c);

@@ -32,7 +32,8 @@
 //   returns true once for it and clears it. The mark re-arms when `consume` (or `clear`)
 //   takes size() below m again, so a connection sees one `on_high_water` per excursion
 //   above the mark, not one per append. Several crossings between two takes report
-//   once. The framework's default mark is 1 MiB.
+//   once. Setting a mark at or below the current size() records no crossing; the
+//   mark arms when size() drops below it. The framework's default mark is 1 MiB.
 // * Hard cap. `would_exceed(n, cap)` tells whether appending n more bytes would take
 //   size() above `cap` (overflow-safe); the connection then closes with
 //   CloseReason::limit instead of appending (framework default 8 MiB).
