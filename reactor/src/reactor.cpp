@@ -109,6 +109,8 @@ Result<void> Reactor::join() {
     if (!thread_.joinable()) return {};
     if (thread_.get_id() == std::this_thread::get_id()) return error(std::errc::resource_deadlock_would_occur);
     thread_.join();
+    // The loop thread is gone: the joiner may now tear down registrations in-loop style.
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     return thread_result_;
 }
 

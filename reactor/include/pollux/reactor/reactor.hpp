@@ -151,7 +151,9 @@ public:
     // Idempotent; safe from any thread, including the loop thread.
     void stop();
     // Waits for the loop thread spawned by start() and returns run()'s result. No-op
-    // (success) without start(). Never call it from the loop thread.
+    // (success) without start(). Never call it from the loop thread. Afterwards the
+    // joining thread counts as the loop thread, so it may deregister and destroy what
+    // is left (`*_in_loop` calls) before destroying the Reactor. One joiner at a time.
     Result<void> join();
 
     bool is_in_loop_thread() const noexcept {
