@@ -2,12 +2,7 @@
 // addresses and socketpair.
 #include "unix_ops.hpp"
 
-#include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,100 +15,22 @@ namespace {
 
 // ---- Creating the socket file with an exact mode ------------------------------------
 //
-// bind(2) creates the socket file with mode 0777 & ~umask. The umask is per process
-// (strictly: per fs_struct, shared by all threads), so setting it around bind() races
-// with every other thread that creates files or sets the umask. chmod() after bind()
-// leaves a window in which the file has the umask's bits (a datagram socket is
-// reachable at once; a listener would be too if listen() ran first).
+// bind(2) creates the socket file with the mode of the socket's own (sockfs) inode,
+// masked by the umask — or, in a directory with a default POSIX ACL, by that ACL. The
+// sockfs inode starts at 0777, so a plain bind gives 0777 & ~umask: wider than asked
+// under a permissive umask. Setting the umask around bind() is no fix: it is shared by
+// every thread of the process.
 //
-// pollux instead runs the bind(2) in a vfork-style child: clone(CLONE_VM | CLONE_VFORK |
-// CLONE_FILES) WITHOUT CLONE_FS. The child shares our memory and fd table, so its bind
-// binds our socket; but it has its own copy of the fs_struct, so its umask is its own:
-// it sets umask(0777 & ~mode), binds, and exits with 0 or the errno. The calling thread is suspended until then. The file
-// therefore comes into existence with exactly `mode`, and no other thread's umask is
-// touched. (posix_spawn uses the same clone flags; seccomp profiles that allow
-// posix_spawn allow this.)
-//
-// Why not bind inside a private 0700 directory and rename(2) the socket into place?
-// The kernel records the address given to bind(), not the file's later name:
-// getsockname(), the peer address a client sees, and the sender address of every
-// datagram would all name the temporary path, so datagram replies would fail with
-// ENOENT. The child keeps the real path as the socket's address.
-//
-// One exception the umask cannot cover: a directory with a default POSIX ACL. The
-// kernel then derives the mode from the ACL and ignores the umask. pollux chmods the
-// file to `mode` right after bind — before listen() for a listener, so no client can
-// connect in between; a datagram socket in such a directory has a short window.
-
-// ThreadSanitizer intercepts clone() and treats every clone as a fork, running its fork
-// bookkeeping inside the child; with CLONE_VM that bookkeeping overwrites the parent's
-// own state. Under TSan the child is therefore a plain copy-on-write child (no flags):
-// slower, same semantics — its copy of our fd table still refers to the same socket,
-// and the result travels in the exit status either way.
-#if defined(__SANITIZE_THREAD__)
-#define POLLUX_UNIX_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define POLLUX_UNIX_TSAN 1
-#endif
-#endif
-#ifdef POLLUX_UNIX_TSAN
-constexpr int kCloneFlags = 0;
-#else
-constexpr int kCloneFlags = CLONE_VM | CLONE_VFORK | CLONE_FILES;
-#endif
-
-constexpr std::size_t kChildStackSize = 64 * 1024;
-
-struct BindRequest {
-    int fd;
-    const ::sockaddr* addr;
-    ::socklen_t len;
-    ::mode_t umask;
-};
-
-// The child. It runs on its own small stack while the parent thread waits, so it makes
-// raw syscalls only and is not instrumented by the sanitizers. Exit status: 0 or errno.
-__attribute__((no_sanitize("address", "thread", "undefined"))) int bind_in_child(void* arg) {
-    const auto* req = static_cast<const BindRequest*>(arg);
-    ::syscall(SYS_umask, req->umask);
-    const long err = ::syscall(SYS_bind, req->fd, req->addr, req->len) < 0 ? errno : 0;
-    ::syscall(SYS_exit, err);
-    return 0;
-}
-
+// pollux fchmod()s the unbound socket to `mode` first. The file then comes into
+// existence with `mode` & ~umask (or `mode` masked by the ACL): never wider than asked,
+// with no window and no process-wide state touched. A chmod right after bind() restores
+// any bits the umask took away; that only ever widens the file up to `mode`.
 Result<void> bind_with_mode(int fd, const UnixSocketAddr& addr, ::mode_t mode) {
-    void* stack = ::mmap(nullptr, kChildStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                         -1, 0);
-    if (stack == MAP_FAILED) return last_error();
-    BindRequest req{fd, addr.as_sockaddr(), addr.len(), static_cast<::mode_t>(0777 & ~mode)};
-
-    // Every signal stays blocked in the child (it inherits this mask), so no handler of
-    // ours ever runs on the child's stack.
-    ::sigset_t all, old;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    // Exit signal 0 (low byte of the flags): no SIGCHLD reaches the application, and
-    // only a __WCLONE wait (ours) reaps the child, never the application's waitpid(-1).
-    const int pid = ::clone(bind_in_child, static_cast<char*>(stack) + kChildStackSize, kCloneFlags, &req);
-    const int clone_errno = errno;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    int status = 0;
-    int waited = -1;
-    if (pid > 0) {
-        while ((waited = ::waitpid(pid, &status, static_cast<int>(__WCLONE))) < 0 && errno == EINTR) {
-        }
-    }
-    const int wait_errno = errno;
-    ::munmap(stack, kChildStackSize);
-    if (pid < 0) return std::unexpected(errno_code(clone_errno));
-    if (waited < 0) return std::unexpected(errno_code(wait_errno));
-    if (!WIFEXITED(status)) return error(std::errc::interrupted);
-    if (WEXITSTATUS(status) != 0) return std::unexpected(errno_code(WEXITSTATUS(status)));
-    return {};
+    if (::fchmod(fd, mode) < 0) return last_error();
+    return ops::bind(fd, addr.as_sockaddr(), addr.len());
 }
 
-// After bind: a default ACL on the directory may have overridden the umask (above).
+// After bind: give back the bits the umask or a default ACL took away (see above).
 void enforce_mode(const std::string& path, ::mode_t mode) {
     struct ::stat st {};
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) != mode) {
