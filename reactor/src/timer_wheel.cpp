@@ -17,7 +17,8 @@
 //     ticks:  ... collected_ | collected_+1 ........ collected_+S | beyond ...
 //     where:      ready_     |          slots_ (one tick each)    | heap_
 //
-// `occupied_` has one bit per slot; scanning it finds the next non-empty tick for
+// `occupied_` has one bit per slot and `summary_` one bit per non-zero occupied_ word;
+// together they find the next non-empty tick in a few word reads, for
 // time_until_next and lets advance jump over empty ticks.
 #include "pollux/reactor/timer_wheel.hpp"
 
@@ -44,6 +45,7 @@ TimerWheel::TimerWheel(Clock::time_point now, std::size_t slots)
     const std::size_t count = std::bit_ceil(std::clamp(slots, kMinSlots, kMaxSlots));
     slots_.resize(count);
     occupied_.resize(count / 64);
+    summary_.resize((occupied_.size() + 63) / 64);
     mask_ = count - 1;
 }
 
@@ -52,6 +54,7 @@ TimerWheel::TimerWheel(TimerWheel&& other) noexcept
       free_head_(std::exchange(other.free_head_, kNone)),
       slots_(std::move(other.slots_)),
       occupied_(std::move(other.occupied_)),
+      summary_(std::move(other.summary_)),
       heap_(std::move(other.heap_)),
       ready_(std::exchange(other.ready_, List{})),
       origin_(other.origin_),
@@ -64,6 +67,7 @@ TimerWheel::TimerWheel(TimerWheel&& other) noexcept
     other.entries_.clear();
     other.slots_.clear();
     other.occupied_.clear();
+    other.summary_.clear();
     other.heap_.clear();
 }
 
@@ -73,6 +77,7 @@ TimerWheel& TimerWheel::operator=(TimerWheel&& other) noexcept {
         free_head_ = std::exchange(other.free_head_, kNone);
         slots_ = std::move(other.slots_);
         occupied_ = std::move(other.occupied_);
+        summary_ = std::move(other.summary_);
         heap_ = std::move(other.heap_);
         ready_ = std::exchange(other.ready_, List{});
         origin_ = other.origin_;
@@ -85,6 +90,7 @@ TimerWheel& TimerWheel::operator=(TimerWheel&& other) noexcept {
         other.entries_.clear();
         other.slots_.clear();
         other.occupied_.clear();
+        other.summary_.clear();
         other.heap_.clear();
     }
     return *this;
@@ -216,7 +222,7 @@ void TimerWheel::link_slot(std::uint32_t index) noexcept {
     const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(entries_[index].tick) & mask_);
     push_back(slots_[slot], index);
     entries_[index].where = kInList;
-    occupied_[slot / 64] |= std::uint64_t{1} << (slot % 64);
+    mark_occupied(slot);
 }
 
 void TimerWheel::unlink_any(std::uint32_t index) noexcept {
@@ -231,7 +237,7 @@ void TimerWheel::unlink_any(std::uint32_t index) noexcept {
             List& list = slots_[slot];
             unlink(list, index);
             if (list.head == kNone) {
-                occupied_[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+                mark_empty(slot);
             }
         }
     }
@@ -240,32 +246,64 @@ void TimerWheel::unlink_any(std::uint32_t index) noexcept {
 
 // ---- time ------------------------------------------------------------------------------
 
+void TimerWheel::mark_occupied(std::uint32_t slot) noexcept {
+    occupied_[slot / 64] |= std::uint64_t{1} << (slot % 64);
+    summary_[slot / 4096] |= std::uint64_t{1} << (slot / 64 % 64);
+}
+
+void TimerWheel::mark_empty(std::uint32_t slot) noexcept {
+    std::uint64_t& word = occupied_[slot / 64];
+    word &= ~(std::uint64_t{1} << (slot % 64));
+    if (word == 0) {
+        summary_[slot / 4096] &= ~(std::uint64_t{1} << (slot / 64 % 64));
+    }
+}
+
+std::size_t TimerWheel::find_slot(std::size_t lo, std::size_t hi) const noexcept {
+    if (lo >= hi) {
+        return hi;
+    }
+    // The rest of lo's word, then the summary picks the next non-zero word.
+    std::size_t w = lo / 64;
+    if (const std::uint64_t bits = occupied_[w] & (~std::uint64_t{0} << (lo % 64)); bits != 0) {
+        return std::min(hi, w * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
+    }
+    const std::size_t word_end = (hi + 63) / 64;
+    for (w = w + 1; w < word_end;) {
+        const std::uint64_t sum = summary_[w / 64] & (~std::uint64_t{0} << (w % 64));
+        if (sum == 0) {
+            w = (w / 64 + 1) * 64;
+            continue;
+        }
+        w = (w / 64) * 64 + static_cast<std::size_t>(std::countr_zero(sum));
+        if (w >= word_end) {
+            break;
+        }
+        return std::min(hi, w * 64 + static_cast<std::size_t>(std::countr_zero(occupied_[w])));
+    }
+    return hi;
+}
+
 std::int64_t TimerWheel::next_occupied_tick(std::int64_t limit) const noexcept {
     if (slots_.empty() || limit <= collected_) {
         return kNoTick;
     }
-    const std::uint64_t count =
-        static_cast<std::uint64_t>(std::min(limit - collected_, static_cast<std::int64_t>(slots_.size())));
-    const std::size_t words = occupied_.size();
+    const std::size_t size = slots_.size();
+    const auto count = static_cast<std::size_t>(std::min(limit - collected_, static_cast<std::int64_t>(size)));
     const auto start = static_cast<std::size_t>(static_cast<std::uint64_t>(collected_ + 1) & mask_);
-    // Walk words from the one holding `start`, wrapping around; the first word is
-    // visited again at the end for the slots before `start` (the far end of the window).
-    std::size_t w = start / 64;
-    std::uint64_t bits = occupied_[w] & (~std::uint64_t{0} << (start % 64));
-    std::uint64_t scanned = 64 - start % 64;  // slots covered once this word is done
-    for (std::size_t i = 0;; ++i) {
-        if (bits != 0) {
-            const std::size_t pos = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
-            const std::uint64_t offset = (pos - start) & mask_;
-            return offset < count ? collected_ + 1 + static_cast<std::int64_t>(offset) : kNoTick;
-        }
-        if (scanned >= count || i == words) {
-            return kNoTick;
-        }
-        w = (w + 1) & (words - 1);  // words is a power of two
-        bits = occupied_[w];
-        scanned += 64;
+    // The window (collected_, collected_ + count] is slots [start, start + count),
+    // wrapping past the end of the array.
+    const std::size_t end = std::min(start + count, size);
+    if (const std::size_t slot = find_slot(start, end); slot < end) {
+        return collected_ + 1 + static_cast<std::int64_t>(slot - start);
     }
+    if (start + count > size) {
+        const std::size_t wrapped_end = start + count - size;
+        if (const std::size_t slot = find_slot(0, wrapped_end); slot < wrapped_end) {
+            return collected_ + 1 + static_cast<std::int64_t>(size - start + slot);
+        }
+    }
+    return kNoTick;
 }
 
 std::optional<milliseconds> TimerWheel::time_until_next(Clock::time_point now) const noexcept {
@@ -310,7 +348,7 @@ void TimerWheel::collect_until(std::int64_t target) noexcept {
         if (list.head != kNone) {  // holds tick `tick` only: it becomes ready_
             ready_ = list;
             list = List{};
-            occupied_[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+            mark_empty(slot);
         }
         // Tick collected_ + span just entered the window; it maps to the slot emptied
         // above.

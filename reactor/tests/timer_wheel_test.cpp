@@ -281,6 +281,13 @@ TEST(TimerWheel, fires_in_the_same_order_and_at_the_same_ms_as_a_reference_model
     }
 }
 
+TEST(TimerWheel, large_wheel_matches_the_reference_model) {
+    // 65536 slots: 1024 bitmap words under 16 summary words; most deadlines in range.
+    for (std::uint64_t seed = 21; seed <= 22; ++seed) {
+        run_against_model(seed, 4000, std::size_t{1} << 16);
+    }
+}
+
 TEST(TimerWheel, small_wheel_matches_the_reference_model_across_many_revolutions) {
     // 64 slots: most deadlines (0..20000 ms) go through the overflow heap.
     for (std::uint64_t seed = 11; seed <= 13; ++seed) {

@@ -62,9 +62,9 @@
 //
 // Cost. Start and cancel are O(1) for deadlines within `slot_count()` ms (4.096 s by
 // default) and O(log f) beyond, with f the number of far timers. Firing is O(1) per
-// timer. `time_until_next` scans the wheel's occupancy bitmap: at most
-// slot_count()/64 words, about 64 loads by default. `advance` skips empty ticks with
-// the same bitmap, so a long sleep costs nothing per elapsed millisecond.
+// timer. `time_until_next` finds the next non-empty slot in a two-level occupancy
+// bitmap: a few word reads (at most slot_count()/4096 + 4). `advance` skips empty
+// ticks with the same bitmap, so a long sleep costs nothing per elapsed millisecond.
 //
 // Memory. Timers live in a slab (a vector plus a free list) that grows to the peak
 // number of live timers and is then reused: in steady state starting a timer
@@ -183,8 +183,12 @@ private:
     void unlink_any(std::uint32_t index) noexcept;
 
     // First occupied slot's tick in (collected_, min(limit, collected_ + slot_count())],
-    // or -1. Scans at most (limit - collected_) / 64 + 2 bitmap words.
+    // or -1. Reads at most slot_count() / 4096 + 4 bitmap words.
     std::int64_t next_occupied_tick(std::int64_t limit) const noexcept;
+    // First occupied slot number in [lo, hi), or hi.
+    std::size_t find_slot(std::size_t lo, std::size_t hi) const noexcept;
+    void mark_occupied(std::uint32_t slot) noexcept;
+    void mark_empty(std::uint32_t slot) noexcept;
     // Moves collected_ forward, splicing due slots onto ready_ and moving heap
     // entries that came within range, until ready_ is non-empty or collected_ == target.
     void collect_until(std::int64_t target) noexcept;
@@ -200,6 +204,7 @@ private:
     std::uint32_t free_head_ = kNone;       // singly linked through Entry::next
     std::vector<List> slots_;               // slot t & mask_ holds tick t, one tick each
     std::vector<std::uint64_t> occupied_;   // bitmap: slot non-empty
+    std::vector<std::uint64_t> summary_;    // bitmap: occupied_ word non-zero
     std::vector<std::uint32_t> heap_;       // far timers, min-heap on (tick, seq)
     List ready_;                            // due timers in (tick, seq) order
     Clock::time_point origin_;              // tick 0
