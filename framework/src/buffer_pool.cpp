@@ -31,14 +31,7 @@ void delete_block(Chunk* c) noexcept {
 
 Chunk* Chunk::allocate(std::size_t capacity) { return new_block(capacity, nullptr); }
 
-void Chunk::free(Chunk* c) noexcept {
-    if (c == nullptr) return;
-    if (c->pool != nullptr) {
-        c->pool->release(c);
-    } else {
-        delete_block(c);
-    }
-}
+void Chunk::free_heap(Chunk* c) noexcept { delete_block(c); }
 
 BufferPool::BufferPool(std::size_t chunk_size, std::size_t max_cached) noexcept
     : chunk_size_(std::max(chunk_size, kMinChunkSize)), max_cached_(max_cached) {}

@@ -42,7 +42,7 @@ void OutputQueue::push_back(Chunk* c) noexcept {
     ++chunks_;
 }
 
-void OutputQueue::append(std::span<const std::byte> data) {
+void OutputQueue::append_chunks(std::span<const std::byte> data) {
     if (data.empty()) return;
     while (!data.empty()) {
         if (tail_ == nullptr || tail_->tail_room() == 0) {

@@ -138,8 +138,14 @@ public:
     // Makes at least `n` bytes writable (compacting first, then growing) and returns the
     // whole writable tail. Throws std::bad_alloc.
     std::span<std::byte> ensure_writable(std::size_t n) {
-        if (chunk_ != nullptr && chunk_->tail_room() >= n) return writable();
-        make_space(n);
+        if (chunk_ != nullptr) {
+            if (chunk_->tail_room() < n) make_space(n);
+        } else if (pool_ != nullptr && n <= pool_->chunk_size() - kCheapPrepend) {
+            chunk_ = pool_->acquire();  // the common case: an empty pooled buffer
+            chunk_->begin = chunk_->end = kCheapPrepend;
+        } else {
+            make_space(n);
+        }
         return writable();
     }
     // Marks `n` bytes of the writable tail as content. n <= writable().size().

@@ -56,6 +56,9 @@ struct alignas(16) Chunk {
     static Chunk* allocate(std::size_t capacity);
     // Returns `c` to its pool, or frees it if it is a heap chunk. Null is a no-op.
     static void free(Chunk* c) noexcept;
+
+private:
+    static void free_heap(Chunk* c) noexcept;
 };
 
 class BufferPool {
@@ -126,5 +129,14 @@ private:
     std::uint64_t allocations_ = 0;
     std::uint64_t frees_ = 0;
 };
+
+inline void Chunk::free(Chunk* c) noexcept {
+    if (c == nullptr) return;
+    if (c->pool != nullptr) {
+        c->pool->release(c);
+    } else {
+        free_heap(c);
+    }
+}
 
 }  // namespace pollux::framework

@@ -42,6 +42,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <span>
 #include <utility>
 
@@ -71,7 +72,17 @@ public:
     BufferPool* pool() const noexcept { return pool_; }
 
     // Copies `data` to the back. Throws std::bad_alloc.
-    void append(std::span<const std::byte> data);
+    void append(std::span<const std::byte> data) {
+        if (tail_ != nullptr && data.size() <= tail_->tail_room()) {
+            if (data.empty()) return;
+            std::memcpy(tail_->data() + tail_->end, data.data(), data.size());
+            tail_->end += data.size();
+            size_ += data.size();
+            after_grow();
+        } else {
+            append_chunks(data);
+        }
+    }
     // Moves the buffer's content to the back, adopting its chunk when worthwhile.
     void append(Buffer&& buf);
 
@@ -92,6 +103,7 @@ public:
     }
 
 private:
+    void append_chunks(std::span<const std::byte> data);
     void push_back(Chunk* c) noexcept;
     void after_grow() noexcept {
         if (high_water_ != 0 && !above_ && size_ >= high_water_) {
