@@ -4,6 +4,7 @@
 // RLIMIT_NOFILE / per-thread CPU readers. Every wait gives up after a deadline.
 #pragma once
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -128,22 +129,27 @@ inline bool sees_close(const net::TcpStream& s, std::chrono::milliseconds timeou
     return false;
 }
 
-// utime + stime of one thread of this process, in seconds (/proc/self/task/TID/stat).
-inline double thread_cpu_seconds(long tid) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
-    std::FILE* f = std::fopen(path, "re");
-    if (f == nullptr) return -1;
+// utime + stime of one thread of this process, in seconds, read from an fd opened on
+// /proc/self/task/TID/stat beforehand (pread from 0 regenerates the text, and a test
+// under a tiny RLIMIT_NOFILE may not be able to open a file any more). -1 on error.
+inline double thread_cpu_seconds(int stat_fd) {
     char line[1024];
-    const bool ok = std::fgets(line, sizeof line, f) != nullptr;
-    std::fclose(f);
-    if (!ok) return -1;
+    const ::ssize_t n = ::pread(stat_fd, line, sizeof line - 1, 0);
+    if (n <= 0) return -1;
+    line[n] = '\0';
     // Fields after the ")" that ends the comm: state(3) ... utime(14) stime(15).
     const char* p = std::strrchr(line, ')');
     if (p == nullptr) return -1;
     unsigned long utime = 0, stime = 0;
     if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Opens /proc/self/task/TID/stat (O_CLOEXEC); -1 on error.
+inline int open_thread_stat(long tid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    return ::open(path, O_RDONLY | O_CLOEXEC);
 }
 
 inline long current_tid() { return static_cast<long>(::syscall(SYS_gettid)); }
