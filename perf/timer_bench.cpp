@@ -11,6 +11,7 @@
 //                timeout reset on every message).
 //   StartFire    start N timers, then walk the clock 1 ms at a time until all fired;
 //                reported per timer.
+//   TimeUntilNext  the poll-timeout query in its worst case (argument: wheel slots).
 // Deadlines are uniform in 1..4000 ms (inside the default 4096-slot wheel) or, for the
 // `Far` variants, 30..60 s (beyond it: the wheel's overflow heap).
 //
@@ -223,6 +224,17 @@ void start_fire(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
 }
 
+// Worst case for the poll-timeout query: the only timer sits in the last slot of the
+// window, so the bitmap search crosses the whole wheel.
+void BM_Wheel_TimeUntilNext(benchmark::State& state) {
+    const auto slots = static_cast<std::size_t>(state.range(0));
+    TimerWheel wheel(kT0, slots);
+    wheel.run_after(milliseconds{static_cast<std::int64_t>(slots)}, [] {});
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(wheel.time_until_next(kT0));
+    }
+}
+
 void BM_Wheel_StartCancel(benchmark::State& s) { start_cancel<TimerWheel, Near>(s); }
 void BM_Heap_StartCancel(benchmark::State& s) { start_cancel<HeapTimers, Near>(s); }
 void BM_Wheel_StartCancelFar(benchmark::State& s) { start_cancel<TimerWheel, Far>(s); }
@@ -236,6 +248,7 @@ void BM_Heap_StartFire(benchmark::State& s) { start_fire<HeapTimers>(s); }
 
 }  // namespace
 
+BENCHMARK(BM_Wheel_TimeUntilNext)->Arg(4096)->Arg(65536);
 BENCHMARK(BM_Wheel_StartCancel)->Arg(1'000)->Arg(100'000);
 BENCHMARK(BM_Heap_StartCancel)->Arg(1'000)->Arg(100'000);
 BENCHMARK(BM_Wheel_StartCancelFar)->Arg(1'000)->Arg(100'000);
