@@ -17,7 +17,6 @@
 #include <tuple>
 #include <vector>
 
-
 namespace pollux::reactor {
 namespace {
 
