@@ -107,7 +107,7 @@ void BM_reactor_post(benchmark::State& state) {
         }));
     }
     const auto s = reactor->stats();
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTotal));
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kTotal));
     state.counters["wakes"] = benchmark::Counter(static_cast<double>(s.wakes_written) /
                                                  static_cast<double>(state.iterations()));
 }
@@ -129,7 +129,7 @@ void BM_reactor_producer_post(benchmark::State& state) {
         }));
     }
     const auto s = reactor->stats();
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTotal));
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kTotal));
     state.counters["wakes"] = benchmark::Counter(static_cast<double>(s.wakes_written) /
                                                  static_cast<double>(state.iterations()));
 }
@@ -193,7 +193,7 @@ void BM_mutex_queue_post(benchmark::State& state) {
     for (auto _ : state) {
         state.SetIterationTime(run_producers(producers, sink, [&](int, Task t) { loop.post(std::move(t)); }));
     }
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTotal));
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kTotal));
     state.counters["wakes"] =
         benchmark::Counter(static_cast<double>(loop.wakes()) / static_cast<double>(state.iterations()));
 }
