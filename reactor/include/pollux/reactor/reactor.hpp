@@ -48,8 +48,9 @@
 // tasks from different threads are not ordered (moodycamel is not linearizable). A
 // `Producer` (make_producer) holds an explicit producer token: the same FIFO guarantee,
 // cheaper per post; use one per hot posting thread. A post does not allocate when the
-// task's capture fits in 24 bytes (see event_handler.hpp) and the queue has a free block
-// (blocks of 32 tasks are recycled); otherwise it allocates.
+// task's capture fits in 24 bytes (see event_handler.hpp) and the queue has room: it
+// holds blocks of 256 tasks (4 pre-allocated), allocates a block only when it grows past
+// its high-water mark, and recycles blocks afterwards.
 // Fairness: one iteration runs at most `task_budget` posted tasks before polling I/O
 // again (with a zero timeout while tasks remain), so a task that re-posts itself cannot
 // starve I/O.
