@@ -65,7 +65,9 @@ TEST(ReactorPool, post_to_an_index_out_of_range_returns_false) {
     auto pool = make_pool(2);
     ASSERT_TRUE(pool->start());
     EXPECT_FALSE(pool->post(2, [] {}));
-    EXPECT_EQ(pool->run_and_wait(7, [] {}).error(), std::errc::invalid_argument);
+    auto r = pool->run_and_wait(7, [] {});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), std::errc::invalid_argument);
 }
 
 TEST(ReactorPool, post_all_runs_once_on_every_reactor) {
@@ -117,19 +119,37 @@ TEST(ReactorPool, start_twice_and_start_after_stop_are_refused) {
     auto pool = make_pool(1);
     ASSERT_TRUE(pool->start());
     EXPECT_TRUE(pool->is_running());
-    EXPECT_EQ(pool->start().error(), std::errc::operation_not_permitted);
+    auto again = pool->start();
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error(), std::errc::operation_not_permitted);
     ASSERT_TRUE(pool->stop(1s));
     EXPECT_FALSE(pool->is_running());
     EXPECT_TRUE(pool->stop(1s));  // idempotent
-    EXPECT_EQ(pool->start().error(), std::errc::operation_not_permitted);
+    auto restart = pool->start();
+    ASSERT_FALSE(restart);
+    EXPECT_EQ(restart.error(), std::errc::operation_not_permitted);
     EXPECT_FALSE(pool->post(0, [] {}));
-    EXPECT_EQ(pool->run_and_wait(0, [] {}).error(), std::errc::operation_canceled);
+}
+
+TEST(ReactorPool, after_stop_run_and_wait_runs_inline_on_the_joining_thread_and_is_canceled_elsewhere) {
+    auto pool = make_pool(1);
+    ASSERT_TRUE(pool->start());
+    ASSERT_TRUE(pool->stop(1s));
+    bool ran = false;
+    ASSERT_TRUE(pool->run_and_wait(0, [&] { ran = true; }));  // the joiner owns the dead loop
+    EXPECT_TRUE(ran);
+    Result<void> other;
+    std::thread([&] { other = pool->run_and_wait(0, [] {}); }).join();
+    ASSERT_FALSE(other);
+    EXPECT_EQ(other.error(), std::errc::operation_canceled);
 }
 
 TEST(ReactorPool, stop_without_start_succeeds_and_the_pool_cannot_start_afterwards) {
     auto pool = make_pool(2);
     EXPECT_TRUE(pool->stop(1s));
-    EXPECT_EQ(pool->start().error(), std::errc::operation_not_permitted);
+    auto r = pool->start();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), std::errc::operation_not_permitted);
 }
 
 TEST(ReactorPool, stop_from_a_pool_thread_is_refused_instead_of_deadlocking) {

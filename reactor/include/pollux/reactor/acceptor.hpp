@@ -22,8 +22,9 @@
 //                  (eventfd write, unless i's          while queue[i].try_dequeue(x):
 //                   drain is already pending)              on_connection(reactor i, x...)
 //
-// queue[i] is a moodycamel::ConcurrentQueue fed through one explicit producer token (only
-// the acceptor thread enqueues) and drained with one consumer token (only reactor i).
+// queue[i] is a moodycamel::ConcurrentQueue: only the acceptor thread enqueues (an
+// implicit producer, whose blocks recycle through the queue's lock-free free list) and
+// only reactor i dequeues (one consumer token).
 // pending[i] coalesces wakes: one Reactor::post -- at most one eventfd write -- per batch
 // of streams, however many connections the batch holds. The drain clears pending[i]
 // before it dequeues, so a stream enqueued meanwhile either is seen by this drain or

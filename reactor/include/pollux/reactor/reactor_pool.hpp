@@ -157,7 +157,8 @@ public:
         return posted;
     }
     // Runs `fn` on reactor i's loop thread and waits for it: inline when called on that
-    // thread (or, before start(), on the creating thread), otherwise by post. Errors:
+    // thread (before start(): the creating thread; after stop(): the thread that joined
+    // the loops, see Reactor::join), otherwise by post. Errors:
     // std::errc::invalid_argument for a bad index; std::errc::operation_not_permitted
     // before start() from another thread (nothing would run it); std::errc::
     // operation_canceled once the loop has exited. Do not wait on a reactor that is
