@@ -18,6 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::connect_client;
+using test::connect_in_batches;
 using test::wait_until;
 
 constexpr std::size_t kMaxReactors = 4;
@@ -44,31 +45,6 @@ std::unique_ptr<ReactorPool> started_pool(std::size_t n) {
     if (!pool) return nullptr;
     EXPECT_TRUE((*pool)->start());
     return std::move(*pool);
-}
-
-// Connects `count` clients in batches, waiting after each batch until the server has
-// seen it, and closing the batch before the next (ephemeral ports and fds stay low).
-bool connect_in_batches(const net::SocketAddr& addr, std::size_t count, const std::atomic<std::size_t>& delivered) {
-    const std::size_t base = delivered.load();
-    constexpr std::size_t kBatch = 100;
-    for (std::size_t done = 0; done < count;) {
-        const std::size_t n = std::min(kBatch, count - done);
-        std::vector<net::TcpStream> clients;
-        for (std::size_t i = 0; i < n; ++i) {
-            auto c = connect_client(addr);
-            if (!c) {
-                ADD_FAILURE() << "connect " << done + i << ": " << c.error().message();
-                return false;
-            }
-            clients.push_back(std::move(*c));
-        }
-        done += n;
-        if (!wait_until([&] { return delivered.load() >= base + done; })) {
-            ADD_FAILURE() << "delivered " << delivered.load() - base << " of " << done;
-            return false;
-        }
-    }
-    return true;
 }
 
 // 1,000 connections need ~2,000 fds at peak per batch of 100 only, but be honest if the

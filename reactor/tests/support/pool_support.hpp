@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "pollux/core/interest.hpp"
 #include "pollux/net/socket_addr.hpp"
 #include "pollux/net/tcp_stream.hpp"
@@ -89,6 +91,32 @@ inline Result<net::TcpStream> connect_client(const net::SocketAddr& addr, std::c
     if (!err) return std::unexpected(err.error());
     if (*err) return std::unexpected(**err);
     return s;
+}
+
+// Connects `count` clients in batches of `batch`, waiting after each batch until the
+// server has counted it in `delivered`, and closing the batch before the next (fds and
+// ephemeral ports stay low). False, with a test failure, on error or timeout.
+inline bool connect_in_batches(const net::SocketAddr& addr, std::size_t count, const std::atomic<std::size_t>& delivered,
+                               std::size_t batch = 100) {
+    const std::size_t base = delivered.load();
+    for (std::size_t done = 0; done < count;) {
+        const std::size_t n = std::min(batch, count - done);
+        std::vector<net::TcpStream> clients;
+        for (std::size_t i = 0; i < n; ++i) {
+            auto c = connect_client(addr);
+            if (!c) {
+                ADD_FAILURE() << "connect " << done + i << ": " << c.error().message();
+                return false;
+            }
+            clients.push_back(std::move(*c));
+        }
+        done += n;
+        if (!wait_until([&] { return delivered.load() >= base + done; })) {
+            ADD_FAILURE() << "delivered " << delivered.load() - base << " of " << done;
+            return false;
+        }
+    }
+    return true;
 }
 
 // Reads until `n` bytes arrived, EOF, an error, or the timeout.

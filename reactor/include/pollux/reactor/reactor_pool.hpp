@@ -26,8 +26,9 @@
 //     1. stops every attached Acceptor: each listener is deregistered and closed on
 //        its own reactor (so the port is free when stop returns); streams accepted
 //        but not yet delivered are closed, never handed to on_connection;
-//     2. posts one task per reactor that runs every `on_stop` hook there, on that
-//        reactor's thread, with the deadline; then, if any hook is registered, waits
+//     2. (only if the pool was started) posts one task per reactor that runs every
+//        `on_stop` hook there, on that reactor's thread, with the deadline; then, if
+//        any hook is registered, waits
 //        (sleeping 1 ms at a time) until every reactor is drained -- its live
 //        connection count (`connections(i)`) is 0 -- or the deadline passes;
 //     3. stops every reactor (each first runs the tasks already posted to it, see
