@@ -1,8 +1,8 @@
 // perf/post_bench.cpp — cross-thread post throughput into one consumer loop.
 //
 // Build and run (from the repo root, in a RelWithDebInfo build dir):
-//   cmake --build build/h-reactor --target post_bench
-//   build/h-reactor/perf/post_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//   cmake --build build/default --target post_bench
+//   build/default/perf/post_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
 // One iteration = P producer threads post kTotal/P tasks each as fast as they can; the
 // iteration ends when the consumer loop has run all kTotal tasks (the last one wakes the

@@ -1,6 +1,6 @@
 // Timer wheel vs a std::priority_queue timer queue (the Asio/libuv-style binary heap).
 //
-// Reproduce (figures in docs/reactor-timers.md):
+// Reproduce (figures in docs/reactor.md, "Timers: the hashed timing wheel"):
 //   cmake --build build/default --target timer_bench
 //   build/default/perf/timer_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //

@@ -22,7 +22,7 @@
 #ifdef POLLUX_TEST_TSAN
 // Same suppression as in reactor_stress_test.cpp (which is in the other test binary):
 // TSan cannot see the fence pair with which moodycamel's explicit producers recycle a
-// block, and reports that reuse as a race. See docs/reactor-core.md.
+// block, and reports that reuse as a race. See docs/reactor.md, "ThreadSanitizer notes".
 extern "C" const char* __tsan_default_suppressions() {
     return "race:moodycamel::ConcurrentQueue*ExplicitProducer::enqueue\n"
            "race:moodycamel::ConcurrentQueue*ExplicitProducer::dequeue\n";
