@@ -1,0 +1,211 @@
+// pollux/framework/udp_server.hpp — public.
+//
+// `UdpServer` receives datagrams on every reactor of a pool and hands each one to a
+// user callback, with a reply helper:
+//
+//     auto server = UdpServer::create(SocketAddr::loopback_v4(9000), {.reactors = 4}).value();
+//     server->on_datagram([](UdpContext& ctx, std::span<const std::byte> bytes, bool truncated) {
+//         if (!truncated) (void)ctx.reply(bytes);            // echo
+//     });
+//     server->start().value();
+//     ...
+//     server->stop();                                         // the destructor does it too
+//
+// Sockets. One UDP socket per reactor, all bound to the same address with SO_REUSEPORT
+// (and SO_REUSEADDR off). The kernel spreads datagrams over the group by a hash of the
+// sender's address and port, so one client flow always lands on the same reactor and
+// many flows spread over all of them. Port 0 in the address picks a free port once; the
+// other sockets join it (`local_addr`). A port already held by a socket WITHOUT
+// SO_REUSEPORT makes `create` fail with `std::errc::address_in_use`. Caveat of
+// SO_REUSEPORT: another socket of the same user that sets it can join the group later
+// and take a share of the datagrams.
+//
+//     datagram -> kernel reuseport hash -> socket i -> reactor i: recv_many (batch)
+//              -> on_datagram(ctx, bytes, truncated) per datagram, in arrival order
+//
+// Receiving. Each reactor owns `batch` receive slots of `datagram_size` bytes,
+// allocated once by `create` and reused for every batch (defaults: 16 x 64 KiB =
+// 1 MiB per reactor). A readable event drains the socket with recv_many until
+// WouldBlock, but at most `event_budget` datagrams per turn; past that the server
+// posts itself a task to continue, so a flood on one socket cannot starve the
+// reactor's other registrations, timers and tasks.
+//
+// Oversize datagrams are never hidden. A datagram longer than `datagram_size` is cut
+// by the kernel (the tail is lost); the callback receives the first `datagram_size`
+// bytes with `truncated == true`, `ctx.full_size()` tells the length it had on the wire,
+// and `stats().truncated` counts it. With the default 65536 no UDP datagram is ever cut
+// (the largest IPv4 / IPv6 payload is 65507 / 65527 bytes).
+//
+// The callback. Runs on the reactor thread that owns the socket (ctx.reactor()), never
+// concurrently with itself on that reactor, but concurrently on DIFFERENT reactors: it
+// must be safe to call from several threads at once. `bytes` and `ctx` are valid only
+// during the call (the slot is reused by the next batch); copy what you keep. The
+// callback must not block and must not call start()/stop(). Set it before start().
+//
+// Replies. `ctx.reply(bytes)` sends one datagram to the sender (`ctx.send_to` to any
+// address) from the same socket, immediately, with one sendto(MSG_NOSIGNAL). It never
+// blocks and never queues: when the socket's send buffer is full (WouldBlock) the
+// datagram is dropped, counted in `send_dropped`, and WouldBlock is returned; any other
+// failure (EMSGSIZE, ...) is counted in `send_errors` and returned. UDP is lossy anyway;
+// a protocol that needs delivery retransmits. FIXME: replies could be gathered and sent
+// with one sendmmsg per batch (needs a copy into a preallocated send area).
+//
+// Allocation. Nothing is allocated per datagram in steady state: the slots are reused,
+// the context lives on the stack, replies are single syscalls, and the budget re-post
+// is a 16-byte task (inline in reactor::Task).
+//
+// Lifecycle. `create` binds every socket (datagrams sent before `start` queue in the
+// kernel up to SO_RCVBUF). `start` registers each socket on its reactor (and first
+// starts the pool when the server created it). `stop` deregisters and closes every
+// socket on its own reactor thread and waits for that; once it returns no callback
+// runs or is running, and the port is free. With a pool of its own, `stop` then stops
+// the pool. With a borrowed pool (`create(pool, ...)`), stop the server before the
+// pool. start/stop/stats/local_addr may be called from any thread except the pool's
+// own loop threads (start/stop wait on those); start and stop each run once, and a
+// stopped server cannot be restarted. `stats` stays readable after stop.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "pollux/core/result.hpp"
+#include "pollux/net/socket_addr.hpp"
+#include "pollux/net/udp_socket.hpp"
+#include "pollux/reactor/reactor.hpp"
+#include "pollux/reactor/reactor_pool.hpp"
+
+namespace pollux::framework {
+
+class UdpContext;
+namespace detail {
+struct UdpWorker;  // one reactor's socket, slots and counters (udp_server.cpp)
+}  // namespace detail
+
+// moves to callbacks.hpp
+// Called once per received datagram, on the socket's reactor thread (see above).
+// `truncated`: the datagram was longer than `bytes` (see "Oversize datagrams").
+using DatagramCallback = std::function<void(UdpContext& ctx, std::span<const std::byte> bytes, bool truncated)>;
+
+struct UdpServerOptions {
+    // Reactors of the pool the server creates (ignored by create(pool, ...)).
+    // nullopt: std::thread::hardware_concurrency(). 0 is rejected.
+    std::optional<std::size_t> reactors{};
+    // Datagrams per recv_many call, 1..UdpSocket::kMaxBatch.
+    std::size_t batch = 16;
+    // Bytes of each receive slot, >= 1. Longer datagrams arrive truncated.
+    std::size_t datagram_size = 65536;
+    // Datagrams received per turn of a reactor before yielding to its other work, >= 1.
+    std::size_t event_budget = 256;
+    // SO_RCVBUF request per socket; 0 keeps the kernel default (net.core.rmem_default).
+    std::size_t socket_recv_buffer = 0;
+    // IPV6_V6ONLY for an IPv6 address (see net::UdpOptions); must be false for IPv4.
+    bool only_v6 = false;
+};
+
+// Plain counter values of one reactor or of all. Each counter is monotonic.
+struct UdpServerStats {
+    std::uint64_t datagrams_in = 0;   // delivered to the callback (truncated ones too)
+    std::uint64_t bytes_in = 0;       // bytes delivered (after truncation)
+    std::uint64_t truncated = 0;      // delivered cut (see "Oversize datagrams")
+    std::uint64_t datagrams_out = 0;  // replies / send_to that the kernel accepted
+    std::uint64_t bytes_out = 0;
+    std::uint64_t send_dropped = 0;   // WouldBlock: dropped, never queued
+    std::uint64_t send_errors = 0;    // any other send failure
+    std::uint64_t recv_errors = 0;    // recv_many errors other than WouldBlock
+    std::uint64_t budget_yields = 0;  // turns that hit event_budget and re-posted
+
+    UdpServerStats& operator+=(const UdpServerStats& o) noexcept;
+};
+
+// What the callback gets besides the bytes: the sender, the reactor and the replies.
+// Lives on the reactor's stack for one callback; do not keep it.
+class UdpContext {
+public:
+    // The sender of this datagram.
+    const net::SocketAddr& peer() const noexcept { return peer_; }
+    // The datagram's length on the wire (> bytes.size() exactly when truncated).
+    std::size_t full_size() const noexcept { return full_size_; }
+    // The reactor running this callback and its index in the pool.
+    reactor::Reactor& reactor() const noexcept { return reactor_; }
+    std::size_t reactor_index() const noexcept { return reactor_.index(); }
+
+    // One datagram to peer() (see "Replies"): never blocks, never queues.
+    Result<void> reply(std::span<const std::byte> bytes) const { return send_to(bytes, peer_); }
+    // One datagram to `to` from this reactor's socket. Same rules as reply.
+    Result<void> send_to(std::span<const std::byte> bytes, const net::SocketAddr& to) const;
+
+private:
+    friend struct detail::UdpWorker;
+    UdpContext(reactor::Reactor& r, detail::UdpWorker& worker, const net::SocketAddr& peer,
+               std::size_t full_size) noexcept
+        : reactor_(r), worker_(worker), peer_(peer), full_size_(full_size) {}
+
+    reactor::Reactor& reactor_;
+    detail::UdpWorker& worker_;
+    const net::SocketAddr& peer_;
+    std::size_t full_size_;
+};
+
+class UdpServer {
+public:
+    // Creates a pool of `options.reactors` reactors (not started) and binds one socket
+    // per reactor. Errors: std::errc::invalid_argument for bad options; the bind error
+    // (e.g. std::errc::address_in_use); ReactorPool::create's error.
+    static Result<std::unique_ptr<UdpServer>> create(const net::SocketAddr& addr, UdpServerOptions options = {});
+    // Same on a borrowed pool, one socket per pool reactor. The pool must outlive the
+    // server; stop the server before the pool.
+    static Result<std::unique_ptr<UdpServer>> create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
+                                                     UdpServerOptions options = {});
+
+    UdpServer(const UdpServer&) = delete;
+    UdpServer& operator=(const UdpServer&) = delete;
+    // stop(). Must not run on one of the pool's loop threads.
+    ~UdpServer();
+
+    // Sets the callback. Before start() only (then std::errc::operation_not_permitted).
+    Result<void> on_datagram(DatagramCallback callback);
+
+    // Registers the sockets (starting the own pool first). Errors:
+    // std::errc::invalid_argument without a callback; operation_not_permitted when
+    // already started or stopped; the pool's or registry's error (the server is then
+    // stopped).
+    Result<void> start();
+    // See "Lifecycle". Idempotent; returns the own pool's stop result.
+    Result<void> stop();
+
+    // The bound address (the real port when created with port 0).
+    const net::SocketAddr& local_addr() const noexcept { return local_addr_; }
+    std::size_t reactor_count() const noexcept { return workers_.size(); }
+    reactor::ReactorPool& pool() noexcept { return *pool_; }
+
+    // Counters of reactor i (< reactor_count()) or the sum over all. Any thread, no
+    // lock; values are read one by one, not at one instant.
+    UdpServerStats stats(std::size_t i) const noexcept;
+    UdpServerStats stats() const noexcept;
+
+private:
+    enum class State : int { created, running, stopped };
+
+    UdpServer(std::unique_ptr<reactor::ReactorPool> own_pool, reactor::ReactorPool& pool,
+              UdpServerOptions options) noexcept;
+    static Result<std::unique_ptr<UdpServer>> bind_all(std::unique_ptr<UdpServer> server,
+                                                       const net::SocketAddr& addr);
+
+    std::unique_ptr<reactor::ReactorPool> own_pool_;  // null for a borrowed pool
+    reactor::ReactorPool* pool_;
+    const UdpServerOptions options_;
+    DatagramCallback callback_;                       // set before start, then read-only
+    net::SocketAddr local_addr_;
+    std::vector<std::shared_ptr<detail::UdpWorker>> workers_;  // worker i belongs to reactor i
+    std::mutex lifecycle_mutex_;                      // serializes start/stop
+    State state_ = State::created;                    // guarded by lifecycle_mutex_
+};
+
+}  // namespace pollux::framework

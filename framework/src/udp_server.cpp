@@ -1,0 +1,258 @@
+// framework/src/udp_server.cpp — UdpServer: one SO_REUSEPORT socket per reactor.
+#include "pollux/framework/udp_server.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "pollux/framework/metrics.hpp"
+#include "pollux/reactor/event_handler.hpp"
+
+namespace pollux::framework {
+
+namespace {
+
+constexpr std::size_t kMaxDatagramSize = 65536;
+
+Result<void> validate(const UdpServerOptions& o) {
+    if (o.reactors && *o.reactors == 0) return error(std::errc::invalid_argument);
+    if (o.batch == 0 || o.batch > net::UdpSocket::kMaxBatch) return error(std::errc::invalid_argument);
+    if (o.datagram_size == 0 || o.datagram_size > kMaxDatagramSize) return error(std::errc::invalid_argument);
+    if (o.event_budget == 0) return error(std::errc::invalid_argument);
+    return {};
+}
+
+}  // namespace
+
+namespace detail {
+
+// One reactor's share of the server. Everything but the counters and the constants is
+// touched by the reactor's loop thread only (after create, which ran before start's
+// post). Held by shared_ptr: a budget re-post keeps it alive while the task is queued.
+struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<UdpWorker> {
+    UdpWorker(reactor::Reactor& r, net::UdpSocket s, const UdpServerOptions& o, const DatagramCallback& cb)
+        : reactor(r),
+          socket(std::move(s)),
+          callback(cb),
+          batch(o.batch),
+          event_budget(o.event_budget),
+          storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * o.datagram_size)),
+          slots(o.batch) {
+        for (std::size_t i = 0; i < batch; ++i) slots[i].buf = {storage.get() + i * o.datagram_size, o.datagram_size};
+    }
+
+    void on_event(const Event&) override {
+        if (!stopped) drain();
+    }
+
+    // Receive until WouldBlock or until the budget is spent; then continue from a task.
+    void drain() {
+        std::size_t budget = event_budget;
+        while (budget > 0) {
+            auto got = socket.recv_many(std::span(slots).first(std::min(batch, budget)));
+            if (!got) {
+                if (is_would_block(got)) return;
+                recv_errors.add();  // consumed with the call (SO_ERROR); keep draining
+                --budget;
+                continue;
+            }
+            budget -= *got;
+            for (std::size_t i = 0; i < *got; ++i) deliver(slots[i]);
+        }
+        budget_yields.add();
+        if (!resume_posted) {
+            resume_posted = true;
+            reactor.post([self = shared_from_this()] {
+                self->resume_posted = false;
+                if (!self->stopped) self->drain();
+            });
+        }
+    }
+
+    void deliver(const net::RecvSlot& slot) {
+        const net::RecvMeta& m = slot.meta;
+        datagrams_in.add();
+        bytes_in.add(m.size);
+        if (m.truncated) truncated.add();
+        UdpContext ctx(reactor, *this, m.peer, m.full_size);
+        callback(ctx, std::span<const std::byte>(slot.buf.data(), m.size), m.truncated);
+    }
+
+    Result<void> start_in_loop() {
+        assert(reactor.is_in_loop_thread());
+        auto r = reactor.register_in_loop(socket, Interest::READABLE, *this);
+        if (!r) return std::unexpected(r.error());
+        id = *r;
+        return {};
+    }
+
+    void stop_in_loop() {
+        assert(reactor.is_in_loop_thread());
+        stopped = true;
+        if (id) (void)reactor.deregister_in_loop(socket, *id);
+        id.reset();
+        socket = net::UdpSocket{};  // closes: the port is free
+    }
+
+    // For a worker no loop will ever run again (or never registered).
+    void close_unregistered() {
+        stopped = true;
+        socket = net::UdpSocket{};
+    }
+
+    UdpServerStats load() const noexcept {
+        return {.datagrams_in = datagrams_in.load(),
+                .bytes_in = bytes_in.load(),
+                .truncated = truncated.load(),
+                .datagrams_out = datagrams_out.load(),
+                .bytes_out = bytes_out.load(),
+                .send_dropped = send_dropped.load(),
+                .send_errors = send_errors.load(),
+                .recv_errors = recv_errors.load(),
+                .budget_yields = budget_yields.load()};
+    }
+
+    reactor::Reactor& reactor;
+    net::UdpSocket socket;
+    const DatagramCallback& callback;  // the server's; set before start, then read-only
+    const std::size_t batch;
+    const std::size_t event_budget;
+    std::unique_ptr<std::byte[]> storage;  // batch x datagram_size, reused forever
+    std::vector<net::RecvSlot> slots;
+    std::optional<reactor::RegistrationId> id;
+    bool stopped = false;
+    bool resume_posted = false;
+
+    // Single writer: the loop thread (framework::Counter); any thread reads.
+    Counter datagrams_in, bytes_in, truncated, datagrams_out, bytes_out;
+    Counter send_dropped, send_errors, recv_errors, budget_yields;
+};
+
+}  // namespace detail
+
+UdpServerStats& UdpServerStats::operator+=(const UdpServerStats& o) noexcept {
+    datagrams_in += o.datagrams_in;
+    bytes_in += o.bytes_in;
+    truncated += o.truncated;
+    datagrams_out += o.datagrams_out;
+    bytes_out += o.bytes_out;
+    send_dropped += o.send_dropped;
+    send_errors += o.send_errors;
+    recv_errors += o.recv_errors;
+    budget_yields += o.budget_yields;
+    return *this;
+}
+
+Result<void> UdpContext::send_to(std::span<const std::byte> bytes, const net::SocketAddr& to) const {
+    auto r = worker_.socket.send_to(bytes, to);
+    if (r) {
+        worker_.datagrams_out.add();
+        worker_.bytes_out.add(*r);
+        return {};
+    }
+    if (is_would_block(r.error())) {
+        worker_.send_dropped.add();
+    } else {
+        worker_.send_errors.add();
+    }
+    return std::unexpected(r.error());
+}
+
+UdpServer::UdpServer(std::unique_ptr<reactor::ReactorPool> own_pool, reactor::ReactorPool& pool,
+                     UdpServerOptions options) noexcept
+    : own_pool_(std::move(own_pool)), pool_(&pool), options_(std::move(options)) {}
+
+Result<std::unique_ptr<UdpServer>> UdpServer::create(const net::SocketAddr& addr, UdpServerOptions options) {
+    if (auto v = validate(options); !v) return std::unexpected(v.error());
+    auto pool = reactor::ReactorPool::create({.threads = options.reactors});
+    if (!pool) return std::unexpected(pool.error());
+    reactor::ReactorPool& p = **pool;
+    return bind_all(std::unique_ptr<UdpServer>(new UdpServer(std::move(*pool), p, std::move(options))), addr);
+}
+
+Result<std::unique_ptr<UdpServer>> UdpServer::create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
+                                                     UdpServerOptions options) {
+    if (auto v = validate(options); !v) return std::unexpected(v.error());
+    return bind_all(std::unique_ptr<UdpServer>(new UdpServer(nullptr, pool, std::move(options))), addr);
+}
+
+// Socket 0 binds `addr` (port 0 picks a port); the others bind the address it got.
+Result<std::unique_ptr<UdpServer>> UdpServer::bind_all(std::unique_ptr<UdpServer> server,
+                                                       const net::SocketAddr& addr) {
+    const UdpServerOptions& o = server->options_;
+    const net::UdpOptions sock_options{.only_v6 = o.only_v6, .reuse_addr = false, .reuse_port = true};
+    server->workers_.reserve(server->pool_->size());
+    for (std::size_t i = 0; i < server->pool_->size(); ++i) {
+        auto sock = net::UdpSocket::bind(i == 0 ? addr : server->local_addr_, sock_options);
+        if (!sock) return std::unexpected(sock.error());
+        if (o.socket_recv_buffer != 0) {
+            if (auto r = sock->set_recv_buffer_size(o.socket_recv_buffer); !r) return std::unexpected(r.error());
+        }
+        if (i == 0) {
+            auto local = sock->local_addr();
+            if (!local) return std::unexpected(local.error());
+            server->local_addr_ = *local;
+        }
+        server->workers_.push_back(
+            std::make_shared<detail::UdpWorker>(server->pool_->reactor(i), std::move(*sock), o, server->callback_));
+    }
+    return server;
+}
+
+UdpServer::~UdpServer() { (void)stop(); }
+
+Result<void> UdpServer::on_datagram(DatagramCallback callback) {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (state_ != State::created) return error(std::errc::operation_not_permitted);
+    callback_ = std::move(callback);
+    return {};
+}
+
+Result<void> UdpServer::start() {
+    std::unique_lock lock(lifecycle_mutex_);
+    if (state_ != State::created) return error(std::errc::operation_not_permitted);
+    if (!callback_) return error(std::errc::invalid_argument);
+    if (own_pool_) {
+        if (auto r = own_pool_->start(); !r) {
+            lock.unlock();
+            (void)stop();
+            return r;
+        }
+    }
+    state_ = State::running;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Result<void> registered;
+        auto ran = pool_->run_and_wait(i, [&registered, w = workers_[i].get()] { registered = w->start_in_loop(); });
+        if (!ran) registered = std::unexpected(ran.error());
+        if (!registered) {
+            lock.unlock();
+            (void)stop();
+            return registered;
+        }
+    }
+    return {};
+}
+
+Result<void> UdpServer::stop() {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (state_ == State::stopped) return {};
+    const bool was_running = state_ == State::running;
+    state_ = State::stopped;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        detail::UdpWorker* w = workers_[i].get();
+        // Unregistered (never started), or the loop is gone: nothing can call back.
+        if (!was_running || !pool_->run_and_wait(i, [w] { w->stop_in_loop(); })) w->close_unregistered();
+    }
+    if (own_pool_) return own_pool_->stop();
+    return {};
+}
+
+UdpServerStats UdpServer::stats(std::size_t i) const noexcept { return workers_[i]->load(); }
+
+UdpServerStats UdpServer::stats() const noexcept {
+    UdpServerStats total;
+    for (const auto& w : workers_) total += w->load();
+    return total;
+}
+
+}  // namespace pollux::framework
