@@ -1,0 +1,99 @@
+// pollux/framework/callbacks.hpp — public.
+//
+// Every callback and handler type an application sees, in one place (muduo's Callbacks.h):
+//
+//   ConnectionHandler   subclass it for a protocol: one object per connection, made by a
+//                       HandlerFactory, destroyed after its on_close.
+//   HandlerFactory      makes that object when a connection opens.
+//   On*Callback         the lambda flavour, for small servers: TcpServer::on_data(...)
+//                       and friends build one shared handler that calls them.
+//
+// The contract, for both flavours:
+//
+// * Thread. Every callback runs on the connection's reactor thread, never concurrently
+//   for one connection. Use ConnectionRef (connection_ref.hpp) to reach a connection
+//   from another thread.
+// * Order. on_open first. Then any mix of on_data, on_write_complete, on_high_water,
+//   on_read_closed, on_timeout. on_close last, exactly once per connection that was
+//   opened, with one CloseReason (metrics.hpp). No callback after on_close: the
+//   Connection& is dead once on_close returns (keep a ConnectionRef, not a pointer).
+// * Close first, callback later. After close()/abort() (or a limit the framework hits)
+//   only on_close follows; close() waits for the output to flush, so on_close may come
+//   much later (bounded by the linger timeout).
+// * on_data(conn, input). `input` holds every byte received and not yet consumed. Call
+//   `input.consume(n)` for what you used; the rest stays for the next call. Input that
+//   grows beyond ConnectionOptions::max_input closes the connection with
+//   CloseReason::limit.
+// * on_high_water(conn). The output queue (bytes `send` could not write yet) crossed
+//   ConnectionOptions::high_water_mark; once per crossing. Stop producing (e.g.
+//   `conn.pause_reading()`) until on_write_complete. Past max_output the connection
+//   closes with CloseReason::limit.
+// * on_write_complete(conn). The output queue drained to empty after having held bytes.
+//   Not called for a send that went out entirely in the direct write.
+// * on_read_closed(conn). The peer shut down its write side (read returned 0). The
+//   connection stays writable. The default closes gracefully (close(): queued output is
+//   flushed first, on_close then reports CloseReason::peer_closed); override it to keep
+//   talking and close yourself later.
+// * on_timeout(conn). No byte was received or sent for ConnectionOptions::idle_timeout.
+//   The default calls conn.close(CloseReason::idle_timeout); an override that does not
+//   close keeps the connection for another idle period.
+// * on_close(conn, reason). The fd is closed (or about to be, in the same call) and the
+//   connection is deregistered: send/close do nothing now.
+// * Exceptions. Don't throw from a callback (it ends the reactor loop).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "pollux/framework/buffer.hpp"
+#include "pollux/framework/metrics.hpp"
+
+namespace pollux::framework {
+
+class Connection;
+
+class ConnectionHandler {
+public:
+    virtual ~ConnectionHandler() = default;
+
+    virtual void on_open(Connection&) {}
+    virtual void on_data(Connection& conn, Buffer& input) = 0;
+    virtual void on_write_complete(Connection&) {}
+    virtual void on_high_water(Connection&) {}
+    // Default: conn.close() — flush, then close with CloseReason::peer_closed.
+    virtual void on_read_closed(Connection& conn);
+    // Default: conn.close(CloseReason::idle_timeout).
+    virtual void on_timeout(Connection& conn);
+    virtual void on_close(Connection&, CloseReason) {}
+
+protected:
+    ConnectionHandler() = default;
+    ConnectionHandler(const ConnectionHandler&) = default;
+    ConnectionHandler& operator=(const ConnectionHandler&) = default;
+};
+
+// Makes the handler of a newly opened connection (on its reactor thread, before
+// on_open). Returning null aborts the connection (no on_open, no on_close).
+using HandlerFactory = std::function<std::unique_ptr<ConnectionHandler>(Connection&)>;
+
+// The lambda flavour. Each is optional; an unset on_data discards input.
+using OnOpenCallback = std::function<void(Connection&)>;
+using OnDataCallback = std::function<void(Connection&, Buffer&)>;
+using OnWriteCompleteCallback = std::function<void(Connection&)>;
+using OnHighWaterCallback = std::function<void(Connection&)>;
+using OnReadClosedCallback = std::function<void(Connection&)>;  // unset: the default above
+using OnTimeoutCallback = std::function<void(Connection&)>;     // unset: the default above
+using OnCloseCallback = std::function<void(Connection&, CloseReason)>;
+
+// The set of lambdas; TcpServer turns it into one handler shared by all connections.
+struct ConnectionCallbacks {
+    OnOpenCallback on_open;
+    OnDataCallback on_data;
+    OnWriteCompleteCallback on_write_complete;
+    OnHighWaterCallback on_high_water;
+    OnReadClosedCallback on_read_closed;
+    OnTimeoutCallback on_timeout;
+    OnCloseCallback on_close;
+};
+
+}  // namespace pollux::framework

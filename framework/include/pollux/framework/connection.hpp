@@ -1,0 +1,181 @@
+// pollux/framework/connection.hpp — public.
+//
+// A `Connection` is one accepted (or connected) stream socket on one reactor, with its
+// input Buffer, its OutputQueue and its handler. The framework creates it, calls the
+// handler (callbacks.hpp) and destroys it; the application only ever sees a
+// `Connection&` inside a callback, or a ConnectionRef (connection_ref.hpp) elsewhere.
+//
+//     void on_data(Connection& conn, Buffer& in) override {
+//         conn.send(in.readable());     // echo
+//         in.consume_all();
+//     }
+//
+// Threads. Every member runs on the connection's reactor thread (inside callbacks, or
+// through ConnectionRef::dispatch). Debug builds assert it.
+//
+// Writing: `send`.
+//   * The direct write comes first: when nothing is queued, `send` calls write(2) at
+//     once and queues only what the kernel did not take. Nothing is allocated, no
+//     epoll_ctl is made. The bytes are copied into the queue (pooled chunks), so the
+//     caller's span may be reused as soon as send returns.
+//   * The socket is registered once, READABLE | WRITABLE, edge-triggered. An unused
+//     WRITABLE interest costs nothing (the kernel signals it only after a write hit
+//     EAGAIN), so there is never an epoll_ctl per message or per backlog episode. On
+//     WRITABLE the queue is flushed with writev(2) of up to 64 chunk slices per call.
+//   * on_high_water fires when the queue crosses ConnectionOptions::high_water_mark
+//     (once per crossing; it may be called from inside send), on_write_complete when it
+//     drains. A send that would take the queue above max_output drops the queue and
+//     closes the connection at once with CloseReason::limit.
+//   * After close(), abort(), shutdown_write() or on_close, send does nothing.
+// Reading. On READABLE the input Buffer is filled with readv (its tail plus a 64 KiB
+//   stack extra) and on_data is called after each read. At most
+//   ConnectionOptions::read_budget bytes are read per event; then the connection is
+//   re-queued on its reactor (edge-triggered epoll would not tell again) and the other
+//   connections get their turn. `pause_reading()` stops calling on_data (the kernel's
+//   receive buffer then fills and TCP flow control slows the peer); `resume_reading()`
+//   continues. Input above max_input closes with CloseReason::limit.
+// Closing.
+//   * `shutdown_write()`: once the queue has drained, shutdown(SHUT_WR); the peer reads
+//     EOF. Reading continues.
+//   * `close(reason)`: graceful. Stops reading for the handler, flushes the queue, then
+//     shutdown(SHUT_WR), then reads and discards input until the peer's EOF, then closes
+//     the fd: the peer never gets a reset that would destroy data it has not read yet
+//     (RFC 1122 4.2.2.13; nginx's lingering close). The whole sequence is bounded by
+//     ConnectionOptions::linger_timeout; when it runs out the fd is closed as is.
+//     on_close(reason) comes at the end. A close() after the peer half-closed reports
+//     CloseReason::peer_closed.
+//   * `abort(reason)`: immediate: the queue is dropped, the fd closed, on_close runs
+//     before abort returns.
+//   * Errors: ECONNRESET / EPIPE close at once with CloseReason::reset, any other socket
+//     error with CloseReason::error.
+// Lifetime. After on_close the Connection is dead for the application. The object itself
+//   is destroyed later (deferred past the current batch of events), so a callback that
+//   closes its own connection may still return through framework code safely; stale
+//   events are dropped by the reactor's generation check.
+// Memory. Input and output storage come from the reactor's BufferPool and go back when
+//   empty: an idle connection holds sizeof(Connection) plus its handler, nothing else.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <variant>
+
+#include "pollux/core/event.hpp"
+#include "pollux/framework/buffer.hpp"
+#include "pollux/framework/callbacks.hpp"
+#include "pollux/framework/connection_ref.hpp"
+#include "pollux/framework/metrics.hpp"
+#include "pollux/framework/output_queue.hpp"
+#include "pollux/framework/server_options.hpp"
+#include "pollux/net/tcp_stream.hpp"
+#include "pollux/net/unix_stream.hpp"
+#include "pollux/reactor/event_handler.hpp"
+#include "pollux/reactor/reactor.hpp"
+#include "pollux/reactor/registration_table.hpp"
+#include "pollux/reactor/timer_wheel.hpp"
+
+namespace pollux::framework {
+
+class Connection final : private reactor::EventHandler {
+public:
+    // The stream kinds a Connection runs over.
+    using Stream = std::variant<net::TcpStream, net::UnixStream>;
+
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // ---- output ----
+    void send(std::span<const std::byte> data);
+    void send(std::string_view text) { send(std::as_bytes(std::span(text.data(), text.size()))); }
+    // Like send(readable), but may adopt the buffer's chunk instead of copying it.
+    // `data` is empty afterwards.
+    void send(Buffer&& data);
+    // Bytes queued and not yet written.
+    std::size_t output_size() const noexcept { return output_.size(); }
+
+    // ---- input ----
+    void pause_reading() noexcept { reading_paused_ = true; }
+    void resume_reading();
+    bool is_reading_paused() const noexcept { return reading_paused_; }
+    // Bytes received and not yet consumed.
+    std::size_t input_size() const noexcept { return input_.readable_size(); }
+
+    // ---- closing ----
+    void shutdown_write();
+    void close(CloseReason reason = CloseReason::local_close);
+    void abort(CloseReason reason = CloseReason::local_close);
+    // Open: not closing, not closed (sends are accepted).
+    bool is_open() const noexcept { return state_ == State::open; }
+    // The peer has shut down its write side.
+    bool is_read_closed() const noexcept { return read_closed_; }
+
+    // ---- identity ----
+    ConnectionRef ref() const noexcept;
+    reactor::Reactor& reactor() const noexcept;
+    const ConnectionOptions& options() const noexcept;
+    ConnectionHandler& handler() noexcept { return *handler_; }
+    // The socket (fd() is -1 once closed). Exactly one of these is non-null while open.
+    int fd() const noexcept;
+    const net::TcpStream* tcp_stream() const noexcept { return std::get_if<net::TcpStream>(&stream_); }
+    const net::UnixStream* unix_stream() const noexcept { return std::get_if<net::UnixStream>(&stream_); }
+    // One pointer of application data, never touched by the framework.
+    void* context() const noexcept { return context_; }
+    void set_context(void* context) noexcept { context_ = context; }
+
+private:
+    friend class ConnectionHost;
+    enum class State : std::uint8_t { open, closing, lingering, closed };
+
+    Connection(ConnectionHost& host, Stream stream, std::uint32_t slot, std::uint32_t generation);
+    ~Connection();
+
+    // Host-side life cycle.
+    Result<void> open_in_loop(ConnectionHandler& handler, std::unique_ptr<ConnectionHandler> owned);
+    void close_for_stop_in_loop(std::chrono::milliseconds linger);
+    void read_queued_in_loop();
+
+    void on_event(const Event& ev) override;
+    void handle_read();
+    void flush();
+    void after_drain();
+    void begin_close(CloseReason reason, std::chrono::milliseconds linger);
+    void begin_linger();
+    void finish(CloseReason reason);
+    void fail(const std::error_code& ec);
+    void queue_read();
+    void arm_idle_timer();
+    void on_idle_timer();
+    void cancel_timer() noexcept;
+    void note_activity() noexcept { quiet_ticks_ = 0; }
+    Result<std::size_t> write_some(std::span<const std::byte> data);
+    Result<std::size_t> write_slices(std::span<const IoSlice> slices);
+    Result<std::size_t> read_slices(std::span<IoSliceMut> slices);
+
+    ConnectionHost* host_;
+    ConnectionHandler* handler_ = nullptr;
+    std::unique_ptr<ConnectionHandler> owned_handler_;  // null for a shared (lambda) handler
+    void* context_ = nullptr;
+    Stream stream_;
+    Buffer input_;
+    OutputQueue output_;
+    reactor::RegistrationId registration_{};
+    reactor::TimerId timer_{};  // idle checks while open; the linger deadline while closing
+    std::uint32_t slot_;
+    std::uint32_t generation_;
+    State state_ = State::open;
+    CloseReason reason_ = CloseReason::local_close;  // while closing/lingering
+    std::uint8_t quiet_ticks_ = 0;                   // idle checks without activity
+    bool opened_ = false;          // on_open delivered: on_close is owed
+    bool read_closed_ = false;     // read returned 0
+    bool reading_paused_ = false;
+    bool read_queued_ = false;     // a re-read task is posted
+    bool shutdown_pending_ = false;  // shutdown_write() asked, queue not drained yet
+    bool write_shut_ = false;
+    bool had_output_ = false;      // the queue held bytes since the last on_write_complete
+};
+
+}  // namespace pollux::framework
