@@ -65,4 +65,29 @@ private:
     std::atomic<std::size_t> poll_id_{0};
 };
 
+// The base of every type that owns one IoSource and is itself a `Source`: each pollux
+// socket and pipe end. It gives them the same fd accessors and the same three
+// registration members, forwarding to the IoSource (and so to its checks).
+class IoSourceOwner {
+public:
+    // The fd, still owned by this object (-1 when empty). Do not close it.
+    int fd() const noexcept { return io_.fd(); }
+    // Gives the fd away; this object becomes empty. Deregister first.
+    OwnedFd into_fd() noexcept { return io_.release(); }
+
+    // Source: use through Registry::register_source / reregister / deregister.
+    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
+    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
+    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
+
+protected:
+    IoSourceOwner() noexcept = default;
+    explicit IoSourceOwner(OwnedFd fd) noexcept : io_(std::move(fd)) {}
+    IoSourceOwner(IoSourceOwner&&) noexcept = default;
+    IoSourceOwner& operator=(IoSourceOwner&&) noexcept = default;
+    ~IoSourceOwner() = default;
+
+    IoSource io_;
+};
+
 }  // namespace pollux

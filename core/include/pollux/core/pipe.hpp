@@ -18,7 +18,7 @@
 
 namespace pollux {
 
-class Sender {
+class Sender : public IoSourceOwner {
 public:
     Sender() noexcept = default;
     // Adopts an fd (for example a child's stdin). The caller makes it non-blocking
@@ -28,19 +28,11 @@ public:
     Result<std::size_t> write(std::span<const std::byte> buf) const;
     Result<void> set_nonblocking(bool on) const;
 
-    int fd() const noexcept { return io_.fd(); }
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
-
 private:
-    explicit Sender(OwnedFd fd) noexcept : io_(std::move(fd)) {}
-    IoSource io_;
+    explicit Sender(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
 };
 
-class Receiver {
+class Receiver : public IoSourceOwner {
 public:
     Receiver() noexcept = default;
     // Adopts an fd (for example a child's stdout). The caller makes it non-blocking.
@@ -50,16 +42,8 @@ public:
     Result<std::size_t> read(std::span<std::byte> buf) const;
     Result<void> set_nonblocking(bool on) const;
 
-    int fd() const noexcept { return io_.fd(); }
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
-
 private:
-    explicit Receiver(OwnedFd fd) noexcept : io_(std::move(fd)) {}
-    IoSource io_;
+    explicit Receiver(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
 };
 
 // pipe2(O_NONBLOCK | O_CLOEXEC). Returns (Sender, Receiver).

@@ -72,7 +72,7 @@ struct KeepaliveOptions {
     int count = 0;                     // TCP_KEEPCNT: unanswered probes before the reset
 };
 
-class TcpStream {
+class TcpStream : public IoSourceOwner {
 public:
     // An empty stream: every call returns EBADF.
     TcpStream() noexcept = default;
@@ -147,20 +147,8 @@ public:
     // SO_ERROR, cleared by the read: empty when there is no pending error.
     Result<std::optional<std::error_code>> take_error() const;
 
-    // The fd, still owned by this stream (-1 when empty).
-    int fd() const noexcept { return io_.fd(); }
-    // Gives the fd away; this stream becomes empty. Deregister first.
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    // Source: use through Registry::register_source / reregister / deregister.
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
-
 private:
-    explicit TcpStream(OwnedFd fd) noexcept : io_(std::move(fd)) {}
-
-    IoSource io_;
+    explicit TcpStream(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
 };
 
 }  // namespace pollux::net

@@ -97,7 +97,7 @@ struct SendSlot {
     const SocketAddr* to = nullptr;
 };
 
-class UdpSocket {
+class UdpSocket : public IoSourceOwner {
 public:
     // Most datagrams one `recv_many` / `send_many` call moves.
     static constexpr std::size_t kMaxBatch = 64;
@@ -194,19 +194,11 @@ public:
     Result<std::optional<std::error_code>> take_error() const;
 
     // ---- fd and registration -------------------------------------------------------
-    int fd() const noexcept { return io_.fd(); }
     // Gives up the fd; this socket becomes empty. Deregister first.
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
 
 private:
-    explicit UdpSocket(OwnedFd fd) noexcept : io_(std::move(fd)) {}
+    explicit UdpSocket(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
     Result<RecvMeta> recv_with(std::span<std::byte> buf, int flags) const;
-
-    IoSource io_;
 };
 
 }  // namespace pollux::net

@@ -62,7 +62,7 @@ struct UnixRecvMeta {
     bool truncated = false;     // full_size > buffer size: the tail was discarded
 };
 
-class UnixDatagram {
+class UnixDatagram : public IoSourceOwner {
 public:
     // An empty socket: every call returns EBADF.
     UnixDatagram() noexcept = default;
@@ -104,20 +104,8 @@ public:
     // SO_ERROR, cleared by the read: empty when there is no pending error.
     Result<std::optional<std::error_code>> take_error() const;
 
-    // The fd, still owned by this socket (-1 when empty).
-    int fd() const noexcept { return io_.fd(); }
-    // Gives the fd away; this socket becomes empty. Deregister first.
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    // Source: use through Registry::register_source / reregister / deregister.
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
-
 private:
-    explicit UnixDatagram(OwnedFd fd) noexcept : io_(std::move(fd)) {}
-
-    IoSource io_;
+    explicit UnixDatagram(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
 };
 
 }  // namespace pollux::net

@@ -60,7 +60,7 @@ class Registry;
 
 namespace pollux::net {
 
-class UnixListener {
+class UnixListener : public IoSourceOwner {
 public:
     // An empty listener: every call returns EBADF.
     UnixListener() noexcept = default;
@@ -85,20 +85,8 @@ public:
     // SO_ERROR, cleared by the read: empty when there is no pending error.
     Result<std::optional<std::error_code>> take_error() const;
 
-    // The fd, still owned by this listener (-1 when empty).
-    int fd() const noexcept { return io_.fd(); }
-    // Gives the fd away; this listener becomes empty. Deregister first.
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    // Source: use through Registry::register_source / reregister / deregister.
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
-
 private:
-    explicit UnixListener(OwnedFd fd) noexcept : io_(std::move(fd)) {}
-
-    IoSource io_;
+    explicit UnixListener(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
 };
 
 }  // namespace pollux::net

@@ -69,7 +69,7 @@ struct PeerCredentials {
     ::gid_t gid = 0;
 };
 
-class UnixStream {
+class UnixStream : public IoSourceOwner {
 public:
     // An empty stream: every call returns EBADF.
     UnixStream() noexcept = default;
@@ -100,20 +100,8 @@ public:
     // SO_ERROR, cleared by the read: empty when there is no pending error.
     Result<std::optional<std::error_code>> take_error() const;
 
-    // The fd, still owned by this stream (-1 when empty).
-    int fd() const noexcept { return io_.fd(); }
-    // Gives the fd away; this stream becomes empty. Deregister first.
-    OwnedFd into_fd() noexcept { return io_.release(); }
-
-    // Source: use through Registry::register_source / reregister / deregister.
-    Result<void> register_source(const Registry& r, Token t, Interest i) { return io_.register_source(r, t, i); }
-    Result<void> reregister(const Registry& r, Token t, Interest i) { return io_.reregister(r, t, i); }
-    Result<void> deregister(const Registry& r) { return io_.deregister(r); }
-
 private:
-    explicit UnixStream(OwnedFd fd) noexcept : io_(std::move(fd)) {}
-
-    IoSource io_;
+    explicit UnixStream(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
 };
 
 }  // namespace pollux::net
