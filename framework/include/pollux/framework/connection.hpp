@@ -135,7 +135,9 @@ private:
 
     // Host-side life cycle.
     Result<void> open_in_loop(ConnectionHandler& handler, std::unique_ptr<ConnectionHandler> owned);
-    void close_for_stop_in_loop(std::chrono::milliseconds linger);
+    void deliver_open_in_loop();
+    void close_for_stop_in_loop(CloseReason reason, std::chrono::milliseconds linger);
+    void abort_for_stop_in_loop(CloseReason reason);
     void read_queued_in_loop();
 
     void on_event(const Event& ev) override;

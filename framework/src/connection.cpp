@@ -1,0 +1,381 @@
+// framework/src/connection.cpp — internal.
+//
+// State machine (reason_ is fixed when closing starts):
+//
+//     open --close()/limit/stop--> closing --queue drained--> lingering --peer EOF--> closed
+//       |                            |      (shutdown SHUT_WR)    |  (input discarded)
+//       |                            +-------- linger timer ------+--------------------> closed
+//       +--abort()/reset/error/output cap-----------------------------------------------> closed
+//
+// `closed` is entered by finish() only: deregister, drop buffers, on_close, close fd,
+// hand the object to the host for deferred deletion.
+#include "pollux/framework/connection.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "connection_host.hpp"
+#include "pollux/core/interest.hpp"
+#include "pollux/core/registry.hpp"
+
+namespace pollux::framework {
+
+namespace {
+
+// Source adapter over the stream variant, for Reactor::register_in_loop & co.
+struct StreamSource {
+    Connection::Stream& stream;
+    Result<void> register_source(const Registry& r, Token t, Interest i) {
+        return std::visit([&](auto& s) { return s.register_source(r, t, i); }, stream);
+    }
+    Result<void> reregister(const Registry& r, Token t, Interest i) {
+        return std::visit([&](auto& s) { return s.reregister(r, t, i); }, stream);
+    }
+    Result<void> deregister(const Registry& r) {
+        return std::visit([&](auto& s) { return s.deregister(r); }, stream);
+    }
+};
+
+bool is_reset(const std::error_code& ec) noexcept {
+    return ec == std::errc::connection_reset || ec == std::errc::broken_pipe;
+}
+
+constexpr std::size_t kFlushSlices = 64;
+constexpr std::uint8_t kIdleChecks = 4;  // idle checks per idle_timeout
+
+}  // namespace
+
+Connection::Connection(ConnectionHost& host, Stream stream, std::uint32_t slot, std::uint32_t generation)
+    : host_(&host),
+      stream_(std::move(stream)),
+      input_(&host.pool()),
+      output_(&host.pool()),
+      slot_(slot),
+      generation_(generation) {
+    output_.set_high_water_mark(host.options().high_water_mark);
+}
+
+Connection::~Connection() = default;
+
+ConnectionRef Connection::ref() const noexcept { return ConnectionRef(host_, slot_, generation_); }
+reactor::Reactor& Connection::reactor() const noexcept { return host_->reactor(); }
+const ConnectionOptions& Connection::options() const noexcept { return host_->options(); }
+int Connection::fd() const noexcept {
+    return std::visit([](const auto& s) { return s.fd(); }, stream_);
+}
+
+// ---- life cycle (host) -------------------------------------------------------------
+
+Result<void> Connection::open_in_loop(ConnectionHandler& handler, std::unique_ptr<ConnectionHandler> owned) {
+    handler_ = &handler;
+    owned_handler_ = std::move(owned);
+    StreamSource src{stream_};
+    // Registered once for both directions, edge-triggered: no epoll_ctl afterwards.
+    auto id = reactor().register_in_loop(src, Interest::READABLE | Interest::WRITABLE, *this);
+    if (!id) return std::unexpected(id.error());
+    registration_ = *id;
+    return {};
+}
+
+void Connection::deliver_open_in_loop() {
+    opened_ = true;
+    arm_idle_timer();
+    handler_->on_open(*this);
+}
+
+void Connection::close_for_stop_in_loop(CloseReason reason, std::chrono::milliseconds linger) {
+    if (state_ == State::open) begin_close(reason, linger);
+}
+
+void Connection::abort_for_stop_in_loop(CloseReason reason) {
+    finish(state_ == State::open ? reason : reason_);
+}
+
+// ---- events --------------------------------------------------------------------------
+
+void Connection::on_event(const Event& ev) {
+    if (state_ == State::closed) return;
+    if ((ev.is_writable() || ev.is_error()) && !output_.empty()) flush();
+    if (state_ == State::closed) return;
+    if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read();
+}
+
+Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {
+    return std::visit([&](auto& s) { return s.read_vectored(slices); }, stream_);
+}
+
+Result<std::size_t> Connection::write_some(std::span<const std::byte> data) {
+    for (;;) {
+        auto r = std::visit([&](auto& s) { return s.write(data); }, stream_);
+        if (r || !is_interrupted(r.error())) return r;
+    }
+}
+
+Result<std::size_t> Connection::write_slices(std::span<const IoSlice> slices) {
+    for (;;) {
+        auto r = std::visit([&](auto& s) { return s.write_vectored(slices); }, stream_);
+        if (r || !is_interrupted(r.error())) return r;
+    }
+}
+
+void Connection::handle_read() {
+    const std::size_t budget = options().read_budget;
+    const std::size_t max_input = options().max_input;
+    std::size_t got = 0;
+    while (state_ != State::closed && !read_closed_) {
+        const bool discarding = state_ != State::open;
+        if (!discarding && reading_paused_) return;
+        auto r = input_.read_with([this](std::span<IoSliceMut> s) { return read_slices(s); }, max_input);
+        if (!r) {
+            const std::error_code ec = r.error();
+            if (is_would_block(ec)) return;
+            if (is_interrupted(ec)) continue;
+            if (is_limit_exceeded(ec)) {
+                input_.release();
+                if (state_ == State::open) begin_close(CloseReason::limit, options().linger_timeout);
+                continue;
+            }
+            fail(ec);
+            return;
+        }
+        if (*r == 0) {
+            read_closed_ = true;
+            if (state_ == State::open) {
+                handler_->on_read_closed(*this);
+            } else if (state_ == State::lingering) {
+                finish(reason_);
+            }  // closing: after_drain sees read_closed_ and finishes
+            return;
+        }
+        host_->metrics().bytes_in.add(*r);
+        note_activity();
+        got += *r;
+        if (discarding) {
+            input_.consume_all();
+        } else {
+            handler_->on_data(*this, input_);
+        }
+        if (got >= budget && state_ != State::closed && !read_closed_) {
+            queue_read();  // yield to the other connections; continue in the task phase
+            return;
+        }
+    }
+}
+
+void Connection::queue_read() {
+    if (read_queued_) return;
+    read_queued_ = true;
+    ConnectionHost* host = host_;
+    const std::uint32_t slot = slot_;
+    const std::uint32_t gen = generation_;
+    if (!reactor().post([host, slot, gen] {
+            if (Connection* c = host->lookup_in_loop(slot, gen)) c->read_queued_in_loop();
+        })) {
+        read_queued_ = false;
+    }
+}
+
+void Connection::read_queued_in_loop() {
+    read_queued_ = false;
+    if (state_ == State::open && !reading_paused_ && !input_.empty()) {
+        handler_->on_data(*this, input_);  // input left over from before a pause
+    }
+    handle_read();
+}
+
+void Connection::resume_reading() {
+    if (!reading_paused_) return;
+    reading_paused_ = false;
+    if (state_ == State::open && (!read_closed_ || !input_.empty())) queue_read();
+}
+
+// ---- output --------------------------------------------------------------------------
+
+void Connection::send(std::span<const std::byte> data) {
+    assert(reactor().is_in_loop_thread());
+    if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) return;
+    while (output_.empty()) {  // the direct write: nothing queued, so order is kept
+        auto r = write_some(data);
+        if (!r) {
+            if (is_would_block(r.error())) break;
+            fail(r.error());
+            return;
+        }
+        host_->metrics().bytes_out.add(*r);
+        note_activity();
+        if (*r == data.size()) return;
+        data = data.subspan(*r);
+    }
+    if (output_.would_exceed(data.size(), options().max_output)) {
+        finish(CloseReason::limit);
+        return;
+    }
+    output_.append(data);
+    had_output_ = true;
+    if (output_.take_high_water_crossing()) handler_->on_high_water(*this);
+}
+
+void Connection::send(Buffer&& data) {
+    assert(reactor().is_in_loop_thread());
+    if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) {
+        data.consume_all();
+        return;
+    }
+    while (output_.empty() && !data.empty()) {
+        auto r = write_some(data.readable());
+        if (!r) {
+            if (is_would_block(r.error())) break;
+            data.consume_all();
+            fail(r.error());
+            return;
+        }
+        host_->metrics().bytes_out.add(*r);
+        note_activity();
+        data.consume(*r);
+    }
+    if (data.empty()) return;
+    if (output_.would_exceed(data.readable_size(), options().max_output)) {
+        data.consume_all();
+        finish(CloseReason::limit);
+        return;
+    }
+    output_.append(std::move(data));
+    had_output_ = true;
+    if (output_.take_high_water_crossing()) handler_->on_high_water(*this);
+}
+
+void Connection::flush() {
+    while (!output_.empty()) {
+        IoSlice slices[kFlushSlices];
+        const std::size_t k = output_.gather(slices);
+        auto r = write_slices(std::span<const IoSlice>(slices, k));
+        if (!r) {
+            if (is_would_block(r.error())) return;  // WRITABLE will tell
+            fail(r.error());
+            return;
+        }
+        output_.consume(*r);
+        host_->metrics().bytes_out.add(*r);
+        note_activity();
+    }
+    after_drain();
+}
+
+void Connection::after_drain() {
+    if (state_ == State::open) {
+        if (shutdown_pending_) {
+            shutdown_pending_ = false;
+            write_shut_ = true;
+            (void)std::visit([](auto& s) { return s.shutdown(net::Shutdown::Write); }, stream_);
+        }
+        if (had_output_) {
+            had_output_ = false;
+            handler_->on_write_complete(*this);
+        }
+    } else if (state_ == State::closing) {
+        begin_linger();
+    }
+}
+
+void Connection::shutdown_write() {
+    assert(reactor().is_in_loop_thread());
+    if (state_ != State::open || write_shut_ || shutdown_pending_) return;
+    if (output_.empty()) {
+        write_shut_ = true;
+        (void)std::visit([](auto& s) { return s.shutdown(net::Shutdown::Write); }, stream_);
+    } else {
+        shutdown_pending_ = true;
+    }
+}
+
+// ---- closing -------------------------------------------------------------------------
+
+void Connection::close(CloseReason reason) {
+    assert(reactor().is_in_loop_thread());
+    if (state_ != State::open) return;
+    begin_close(reason, options().linger_timeout);
+}
+
+void Connection::abort(CloseReason reason) {
+    assert(reactor().is_in_loop_thread());
+    finish(reason);
+}
+
+void Connection::begin_close(CloseReason reason, std::chrono::milliseconds linger) {
+    if (read_closed_ && reason == CloseReason::local_close) reason = CloseReason::peer_closed;
+    reason_ = reason;
+    state_ = State::closing;
+    input_.release();
+    cancel_timer();
+    timer_ = reactor().run_after_in_loop(std::max(linger, std::chrono::milliseconds(0)), [this] {
+        timer_ = {};
+        finish(reason_);
+    });
+    if (output_.empty()) begin_linger();
+}
+
+void Connection::begin_linger() {
+    state_ = State::lingering;
+    if (!write_shut_) {
+        write_shut_ = true;
+        auto r = std::visit([](auto& s) { return s.shutdown(net::Shutdown::Write); }, stream_);
+        if (!r) {
+            finish(reason_);
+            return;
+        }
+    }
+    if (read_closed_) {
+        finish(reason_);
+        return;
+    }
+    queue_read();  // discard what is already there: the edge may have fired long ago
+}
+
+void Connection::fail(const std::error_code& ec) {
+    if (state_ != State::open) {
+        finish(reason_);
+    } else {
+        finish(is_reset(ec) ? CloseReason::reset : CloseReason::error);
+    }
+}
+
+void Connection::finish(CloseReason reason) {
+    if (state_ == State::closed) return;
+    state_ = State::closed;
+    cancel_timer();
+    StreamSource src{stream_};
+    (void)reactor().deregister_in_loop(src, registration_);
+    output_.clear();
+    input_.release();
+    host_->metrics().record_close(reason);
+    if (opened_) handler_->on_close(*this, reason);
+    std::visit([](auto& s) { s = std::decay_t<decltype(s)>{}; }, stream_);  // closes the fd
+    if (opened_) host_->retire_in_loop(*this);
+}
+
+// ---- idle timer ------------------------------------------------------------------------
+
+void Connection::arm_idle_timer() {
+    const auto idle = options().idle_timeout;
+    if (idle.count() <= 0) return;
+    const auto period = std::max(idle / kIdleChecks, std::chrono::milliseconds(1));
+    timer_ = reactor().run_every_in_loop(period, [this] { on_idle_timer(); });
+}
+
+void Connection::on_idle_timer() {
+    if (state_ != State::open) return;
+    // Quiet for more than kIdleChecks whole periods: between 1 and 1.25 idle_timeout.
+    if (++quiet_ticks_ <= kIdleChecks) return;
+    quiet_ticks_ = 0;
+    handler_->on_timeout(*this);
+}
+
+void Connection::cancel_timer() noexcept {
+    if (timer_.valid()) {
+        reactor().cancel_timer_in_loop(timer_);
+        timer_ = {};
+    }
+}
+
+}  // namespace pollux::framework

@@ -1,0 +1,95 @@
+// framework/src/connection_host.hpp — internal.
+//
+// A `ConnectionHost` owns the connections of one reactor: the BufferPool their buffers
+// come from, the slot table that ConnectionRef's (slot, generation) pairs resolve
+// against, the metrics block they write, and the deferred destruction of closed ones.
+// TcpServer makes one per reactor; TcpClient / UnixServer can do the same.
+//
+//     slots_:  [ conn*, gen ] [ null, gen ] [ conn*, gen ] ...   free_: LIFO of null slots
+//     zombies_: connections past on_close, deleted by one deferred task per batch
+//
+// Everything here runs on the reactor's loop thread, except `reactor()`, which any
+// thread may call (ConnectionRef posts through it).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "pollux/framework/buffer_pool.hpp"
+#include "pollux/framework/callbacks.hpp"
+#include "pollux/framework/connection.hpp"
+#include "pollux/framework/metrics.hpp"
+#include "pollux/framework/server_options.hpp"
+#include "pollux/reactor/reactor.hpp"
+
+namespace pollux::framework {
+
+class ConnectionHost {
+public:
+    // `options` and `metrics` must outlive the host.
+    ConnectionHost(reactor::Reactor& reactor, const ConnectionOptions& options, ReactorMetrics& metrics);
+    // Deletes the zombies. Abort live connections first (abort_all_in_loop).
+    ~ConnectionHost();
+    ConnectionHost(const ConnectionHost&) = delete;
+    ConnectionHost& operator=(const ConnectionHost&) = delete;
+
+    reactor::Reactor& reactor() const noexcept { return reactor_; }
+    BufferPool& pool() noexcept { return pool_; }
+    const ConnectionOptions& options() const noexcept { return options_; }
+    ReactorMetrics& metrics() noexcept { return metrics_; }
+
+    // Where handlers come from: `factory` if set, else the shared `handler` (not owned).
+    void set_handlers(HandlerFactory* factory, ConnectionHandler* shared) noexcept {
+        factory_ = factory;
+        shared_handler_ = shared;
+    }
+    // Called once for every connection that opened, after its on_close.
+    void set_on_closed(std::function<void()> fn) { on_closed_ = std::move(fn); }
+
+    // Makes a connection of `stream`, registers it, creates its handler, calls on_open.
+    // Null if registration failed or the factory returned null (the stream is closed;
+    // on_closed is not called).
+    Connection* open_in_loop(Connection::Stream stream);
+    // The live connection in `slot` with `generation`, or null.
+    Connection* lookup_in_loop(std::uint32_t slot, std::uint32_t generation) const noexcept {
+        if (slot >= slots_.size()) return nullptr;
+        const Slot& s = slots_[slot];
+        return s.generation == generation ? s.conn : nullptr;
+    }
+    // Graceful close of every open connection, each bounded by `linger`.
+    void close_all_in_loop(CloseReason reason, std::chrono::milliseconds linger);
+    // Immediate close of every live connection (open ones get `reason`).
+    void abort_all_in_loop(CloseReason reason);
+    // Live connections (opened, on_close not yet delivered).
+    std::size_t size_in_loop() const noexcept { return live_; }
+
+    // Connection::finish: frees the slot, schedules the deletion, reports the close.
+    void retire_in_loop(Connection& conn);
+
+private:
+    struct Slot {
+        Connection* conn = nullptr;
+        std::uint32_t generation = 1;
+    };
+    void reap() noexcept;
+
+    BufferPool pool_;  // first: destroyed after every connection's buffers
+    reactor::Reactor& reactor_;
+    const ConnectionOptions& options_;
+    ReactorMetrics& metrics_;
+    HandlerFactory* factory_ = nullptr;
+    ConnectionHandler* shared_handler_ = nullptr;
+    std::function<void()> on_closed_;
+    std::vector<Slot> slots_;
+    std::vector<std::uint32_t> free_;
+    std::vector<Connection*> zombies_;
+    std::vector<Connection*> reaping_;
+    std::size_t live_ = 0;
+    bool reap_scheduled_ = false;
+};
+
+}  // namespace pollux::framework
