@@ -160,7 +160,8 @@ public:
     // (e.g. std::errc::address_in_use); ReactorPool::create's error.
     static Result<std::unique_ptr<UdpServer>> create(const net::SocketAddr& addr, UdpServerOptions options = {});
     // Same on a borrowed pool, one socket per pool reactor. The pool must outlive the
-    // server; stop the server before the pool.
+    // server; stop the server before the pool. start() needs the pool started, or must
+    // be called on the thread that created the pool (before its start).
     static Result<std::unique_ptr<UdpServer>> create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
                                                      UdpServerOptions options = {});
 
