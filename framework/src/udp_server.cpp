@@ -209,6 +209,8 @@ Result<void> UdpServer::on_datagram(DatagramCallback callback) {
 }
 
 Result<void> UdpServer::start() {
+    // start/stop wait on every loop; from one of them that can deadlock.
+    if (pool_->current() != nullptr) return error(std::errc::resource_deadlock_would_occur);
     std::unique_lock lock(lifecycle_mutex_);
     if (state_ != State::created) return error(std::errc::operation_not_permitted);
     if (!callback_) return error(std::errc::invalid_argument);
@@ -234,6 +236,7 @@ Result<void> UdpServer::start() {
 }
 
 Result<void> UdpServer::stop() {
+    if (pool_->current() != nullptr) return error(std::errc::resource_deadlock_would_occur);
     std::lock_guard lock(lifecycle_mutex_);
     if (state_ == State::stopped) return {};
     const bool was_running = state_ == State::running;

@@ -89,6 +89,7 @@ TEST(UdpServer, echo_via_reply_from_many_clients_returns_every_datagram_intact) 
             EXPECT_EQ(std::memcmp(buf.data(), want.data(), want.size()), 0) << "client " << c << " round " << round;
         }
     }
+    ASSERT_TRUE(server->stop().has_value());  // the out-counters move after sendto returns
     const UdpServerStats st = server->stats();
     EXPECT_EQ(st.datagrams_in, kClients * kRounds);
     EXPECT_EQ(st.datagrams_out, kClients * kRounds);
@@ -193,6 +194,7 @@ TEST(UdpServer, zero_byte_datagram_is_delivered_and_can_be_answered) {
     ASSERT_TRUE(r.has_value()) << r.error().message();
     EXPECT_EQ(r->size, 0u);
     EXPECT_EQ(empties.load(), 1);
+    ASSERT_TRUE(server->stop().has_value());  // the out-counters move after sendto returns
     EXPECT_EQ(server->stats().datagrams_in, 1u);
     EXPECT_EQ(server->stats().datagrams_out, 1u);
 }
@@ -257,6 +259,24 @@ TEST(UdpServer, no_callback_runs_after_stop_returns_and_the_port_is_free) {
     EXPECT_TRUE(server->stop().has_value());  // idempotent
     // The sockets are closed: the same port binds without SO_REUSEPORT.
     EXPECT_TRUE(UdpSocket::bind(addr).has_value());
+}
+
+TEST(UdpServer, stop_from_the_callback_is_refused_instead_of_deadlocking) {
+    std::atomic<UdpServer*> self{nullptr};
+    std::atomic<int> refused{0};
+    auto server = started([&](UdpContext& ctx, std::span<const std::byte> bytes, bool) {
+        if (UdpServer* s = self.load(); s != nullptr && s->stop().error() == std::errc::resource_deadlock_would_occur)
+            refused.fetch_add(1);
+        (void)ctx.reply(bytes);
+    });
+    ASSERT_TRUE(server);
+    self.store(server.get());
+    UdpSocket c = client(server->local_addr());
+    std::array<std::byte, 16> buf{};
+    ASSERT_TRUE(c.send_to(std::as_bytes(std::span("x", 1)), server->local_addr()).has_value());
+    ASSERT_TRUE(recv_within(c, buf).has_value());  // still serving: the stop did nothing
+    EXPECT_EQ(refused.load(), 1);
+    EXPECT_TRUE(server->stop().has_value());
 }
 
 TEST(UdpServer, bind_to_a_port_held_without_reuseport_fails_with_address_in_use) {

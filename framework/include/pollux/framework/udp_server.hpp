@@ -179,6 +179,8 @@ public:
     // stopped).
     Result<void> start();
     // See "Lifecycle". Idempotent; returns the own pool's stop result.
+    // start() and stop() return std::errc::resource_deadlock_would_occur (doing nothing)
+    // on one of the pool's loop threads, e.g. from the callback.
     Result<void> stop();
 
     // The bound address (the real port when created with port 0).
@@ -187,7 +189,8 @@ public:
     reactor::ReactorPool& pool() noexcept { return *pool_; }
 
     // Counters of reactor i (< reactor_count()) or the sum over all. Any thread, no
-    // lock; values are read one by one, not at one instant.
+    // lock; values are read one by one, not at one instant. A reply can reach its peer
+    // before `datagrams_out` counts it; after stop() every count is final.
     UdpServerStats stats(std::size_t i) const noexcept;
     UdpServerStats stats() const noexcept;
 
