@@ -60,12 +60,12 @@
 // socket on its own reactor thread and waits for that; once it returns no callback
 // runs or is running, and the port is free. With a pool of its own, `stop` then stops
 // the pool. With a borrowed pool (`create(pool, ...)`), stop the server before the
-// pool. start/stop/stats/local_addr may be called from any thread except the pool's
-// own loop threads (start/stop wait on those); start and stop each run once, and a
-// stopped server cannot be restarted. `stats` stays readable after stop.
+// pool. start/stop may be called from any thread except the pool's own loop threads
+// (they wait on those, so there they refuse); stats/local_addr from any thread. start
+// and stop each take effect once; a stopped server cannot be restarted. `stats` stays
+// readable after stop.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
