@@ -71,15 +71,15 @@ TEST(ConnectionBackpressure, slow_consumers_stay_below_high_water_plus_one_read)
     server->set_handler_factory(probe.factory());
     ASSERT_TRUE(server->start());
 
-    constexpr int kClients = 4;
+    constexpr std::size_t kClients = 4;
     std::vector<std::unique_ptr<BlockingClient>> clients;
     std::vector<std::thread> writers;
-    for (int i = 0; i < kClients; ++i) {
+    for (std::size_t i = 0; i < kClients; ++i) {
         clients.push_back(std::make_unique<BlockingClient>(server->local_addr(), 20s));
         int rcvbuf = 4096;
         ::setsockopt(clients.back()->fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     }
-    for (int i = 0; i < kClients; ++i) {
+    for (std::size_t i = 0; i < kClients; ++i) {
         writers.emplace_back([c = clients[i].get()] {
             std::vector<std::byte> chunk(64 * 1024, std::byte{'s'});
             for (int k = 0; k < 256; ++k) {  // 16 MiB, never reading the echo
@@ -87,7 +87,7 @@ TEST(ConnectionBackpressure, slow_consumers_stay_below_high_water_plus_one_read)
             }
         });
     }
-    ASSERT_TRUE(pollux::test::eventually([&] { return probe.high_waters.load() >= kClients; }));
+    ASSERT_TRUE(pollux::test::eventually([&] { return probe.high_waters.load() >= static_cast<int>(kClients); }));
     std::this_thread::sleep_for(200ms);  // the writers keep pushing; the server must not
     EXPECT_LE(max_queued.load(), kHighWater + kOneRead);
     EXPECT_EQ(probe.closes.size(), 0u);  // paused, not over the cap

@@ -75,26 +75,26 @@ TEST(TcpServerEcho, echo_keeps_every_byte_over_128_connections_with_random_sizes
 TEST(TcpServerEcho, many_connections_at_once_each_echo_their_own_stream) {
     auto server = echo_server();
     ASSERT_TRUE(server->start());
-    constexpr int kConns = 120;
+    constexpr std::size_t kConns = 120;
     std::vector<std::unique_ptr<BlockingClient>> clients;
-    for (int i = 0; i < kConns; ++i) {
+    for (std::size_t i = 0; i < kConns; ++i) {
         clients.push_back(std::make_unique<BlockingClient>(server->local_addr()));
         ASSERT_TRUE(clients.back()->connected());
     }
     std::mt19937 rng(7);
     for (int round = 0; round < 3; ++round) {
         std::vector<std::vector<std::byte>> sent(kConns);
-        for (int i = 0; i < kConns; ++i) {
+        for (std::size_t i = 0; i < kConns; ++i) {
             sent[i].resize(1 + rng() % 2000);
             for (auto& b : sent[i]) b = static_cast<std::byte>(rng());
             ASSERT_TRUE(clients[i]->write_all(sent[i]));
         }
-        for (int i = 0; i < kConns; ++i) {
+        for (std::size_t i = 0; i < kConns; ++i) {
             auto back = clients[i]->read_exact(sent[i].size());
             ASSERT_EQ(checksum(back), checksum(sent[i])) << "connection " << i;
         }
     }
-    EXPECT_EQ(server->connections(), static_cast<std::size_t>(kConns));
+    EXPECT_EQ(server->connections(), kConns);
     // Both reactors got some.
     EXPECT_GT(server->metrics().reactor(0).connections_accepted.load(), 0u);
     EXPECT_GT(server->metrics().reactor(1).connections_accepted.load(), 0u);
