@@ -96,6 +96,13 @@ void Connection::abort_for_stop_in_loop(CloseReason reason) {
 
 void Connection::on_event(const Event& ev) {
     if (state_ == State::closed) return;
+    if (ev.is_error()) {  // report it even while reading is paused
+        auto pending = std::visit([](auto& s) { return s.take_error(); }, stream_);
+        if (pending && *pending) {
+            fail(**pending);
+            return;
+        }
+    }
     if ((ev.is_writable() || ev.is_error()) && !output_.empty()) flush();
     if (state_ == State::closed) return;
     if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read();

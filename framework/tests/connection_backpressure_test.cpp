@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -96,5 +97,46 @@ TEST(ConnectionBackpressure, slow_consumers_stay_below_high_water_plus_one_read)
     clients.clear();
     ASSERT_TRUE(probe.closes.wait_for(kClients));
     EXPECT_EQ(probe.violations.load(), 0);
+    server->stop();
+}
+
+TEST(ConnectionBackpressure, read_budget_requeues_the_connection_until_its_input_is_drained) {
+    // Reading paused while 96 KiB arrive; then resume: with a 8 KiB budget the connection
+    // must re-queue itself about a dozen times without any new epoll edge.
+    constexpr std::size_t kBytes = 96 * 1024;
+    std::atomic<std::size_t> received{0};
+    std::mutex ref_mutex;
+    ConnectionRef ref;
+    Probe probe;
+    probe.on_open = [&](Connection& c) {
+        c.pause_reading();
+        std::lock_guard lock(ref_mutex);
+        ref = c.ref();
+    };
+    probe.on_data = [&](Connection&, Buffer& in) {
+        received += in.readable_size();
+        in.consume_all();
+    };
+    TcpServerOptions opts;
+    opts.reactors = 1;
+    opts.connection.read_budget = 8 * 1024;
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+    server->set_handler_factory(probe.factory());
+    ASSERT_TRUE(server->start());
+    BlockingClient client(server->local_addr());
+    ASSERT_TRUE(client.write_all(std::vector<std::byte>(kBytes, std::byte{'b'})));
+    ASSERT_TRUE(pollux::test::eventually([&] {
+        std::lock_guard lock(ref_mutex);
+        return static_cast<bool>(ref);
+    }));
+    std::this_thread::sleep_for(50ms);  // everything sits in the kernel by now
+    EXPECT_EQ(received.load(), 0u);
+    {
+        std::lock_guard lock(ref_mutex);
+        ASSERT_TRUE(ref.dispatch([](Connection& c) { c.resume_reading(); }));
+    }
+    EXPECT_TRUE(pollux::test::eventually([&] { return received.load() == kBytes; }));
+    EXPECT_EQ(received.load(), kBytes);
+    client.close();
     server->stop();
 }
