@@ -1,0 +1,122 @@
+// samples/asio_echo — the Boost.Asio echo server pollux is compared with, set up to give
+// Asio its best numbers (docs/benchmarks-echo.md; the fairness checklist of the
+// performance methodology):
+//
+//     asio_echo [port] [threads]        (defaults: 9001, one thread per core)
+//
+// * io_context per thread, concurrency hint 1, no strands (Asio's "HTTP Server 2" shape,
+//   like pollux's reactor per thread);
+// * an acceptor per thread on the same port with SO_REUSEPORT, so the kernel spreads the
+//   connections and the threads share nothing;
+// * TCP_NODELAY on every connection;
+// * one fixed 64 KiB buffer per session (the size pollux reads into at most per call);
+//   the canonical async_read_some -> async_write -> async_read_some chain.
+//
+// Prints "listening on 127.0.0.1:PORT" (port 0 picks a free one), runs until SIGINT or
+// SIGTERM, then prints how many connections each thread accepted.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+#include <vector>
+
+#include <boost/asio.hpp>
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    explicit Session(tcp::socket socket) : socket_(std::move(socket)) {}
+
+    void read() {
+        auto self = shared_from_this();
+        socket_.async_read_some(asio::buffer(data_), [this, self](boost::system::error_code ec, std::size_t n) {
+            if (!ec) write(n);
+        });
+    }
+
+private:
+    void write(std::size_t n) {
+        auto self = shared_from_this();
+        asio::async_write(socket_, asio::buffer(data_, n), [this, self](boost::system::error_code ec, std::size_t) {
+            if (!ec) read();
+        });
+    }
+
+    tcp::socket socket_;
+    std::array<char, 64 * 1024> data_;
+};
+
+struct Worker {
+    asio::io_context io{1};
+    tcp::acceptor acceptor{io};
+    std::atomic<unsigned long> accepted{0};
+
+    void accept() {
+        acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+            if (!ec) {
+                socket.set_option(tcp::no_delay(true), ec);
+                accepted.fetch_add(1, std::memory_order_relaxed);
+                std::make_shared<Session>(std::move(socket))->read();
+            }
+            if (acceptor.is_open()) accept();
+        });
+    }
+};
+
+void open_acceptor(Worker& w, const tcp::endpoint& ep) {
+    w.acceptor.open(ep.protocol());
+    w.acceptor.set_option(tcp::acceptor::reuse_address(true));
+    int one = 1;
+    ::setsockopt(w.acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    w.acceptor.bind(ep);
+    w.acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    unsigned short port = static_cast<unsigned short>(argc > 1 ? std::stoi(argv[1]) : 9001);
+    unsigned threads = argc > 2 ? static_cast<unsigned>(std::stoul(argv[2])) : std::thread::hardware_concurrency();
+    if (threads == 0) threads = 1;
+
+    // SIGINT/SIGTERM are taken by sigwait below; the io threads inherit the mask.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    std::vector<std::unique_ptr<Worker>> workers;
+    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+    for (unsigned i = 0; i < threads; ++i) {
+        workers.push_back(std::make_unique<Worker>());
+        open_acceptor(*workers.back(), ep);
+        ep = workers.back()->acceptor.local_endpoint();  // port 0: the others join the kernel's port
+        workers.back()->accept();
+    }
+    std::printf("listening on 127.0.0.1:%u\n", static_cast<unsigned>(ep.port()));
+    std::fflush(stdout);
+
+    std::vector<std::thread> pool;
+    for (auto& w : workers) pool.emplace_back([&io = w->io] { io.run(); });
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    for (auto& w : workers) w->io.stop();
+    for (auto& t : pool) t.join();
+
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+        std::printf("thread %zu: connections %lu\n", i, workers[i]->accepted.load());
+    }
+    return 0;
+}
