@@ -105,7 +105,7 @@ void Connection::on_event(const Event& ev) {
     }
     if ((ev.is_writable() || ev.is_error()) && !output_.empty()) flush();
     if (state_ == State::closed) return;
-    if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read();
+    if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read(ev.is_read_closed() || ev.is_error());
 }
 
 Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {
@@ -126,13 +126,20 @@ Result<std::size_t> Connection::write_slices(std::span<const IoSlice> slices) {
     }
 }
 
-void Connection::handle_read() {
+// `until_would_block`: keep reading after a short read. Needed when the event said the
+// peer closed (the EOF may sit behind the data just read) and for re-queued reads (no
+// event: nothing is known). Otherwise a read that returned less than the 64 KiB stack
+// extra alone could take drained the socket, and any byte arriving later raises a new
+// edge (epoll's callback runs on every arrival), so the WouldBlock read is skipped: one
+// recvmsg per message instead of two.
+void Connection::handle_read(bool until_would_block) {
     const std::size_t budget = options().read_budget;
     const std::size_t max_input = options().max_input;
     std::size_t got = 0;
     while (state_ != State::closed && !read_closed_) {
         const bool discarding = state_ != State::open;
         if (!discarding && reading_paused_) return;
+        const std::size_t before = input_.readable_size();
         auto r = input_.read_with([this](std::span<IoSliceMut> s) { return read_slices(s); }, max_input);
         if (!r) {
             const std::error_code ec = r.error();
@@ -167,6 +174,8 @@ void Connection::handle_read() {
             queue_read();  // yield to the other connections; continue in the task phase
             return;
         }
+        const bool short_read = *r < Buffer::kExtraReadSize && before + Buffer::kExtraReadSize < max_input;
+        if (short_read && !until_would_block) return;
     }
 }
 
@@ -188,7 +197,7 @@ void Connection::read_queued_in_loop() {
     if (state_ == State::open && !reading_paused_ && !input_.empty()) {
         handler_->on_data(*this, input_);  // input left over from before a pause
     }
-    handle_read();
+    handle_read(true);
 }
 
 void Connection::resume_reading() {

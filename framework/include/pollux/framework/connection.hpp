@@ -141,7 +141,7 @@ private:
     void read_queued_in_loop();
 
     void on_event(const Event& ev) override;
-    void handle_read();
+    void handle_read(bool until_would_block);
     void flush();
     void after_drain();
     void begin_close(CloseReason reason, std::chrono::milliseconds linger);
