@@ -1,0 +1,366 @@
+// TcpClient: connect, echo through the handler API, connect errors with capped
+// exponential backoff, connect timeout, reconnect, disconnect and stop.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pollux/framework/tcp_client.hpp"
+#include "pollux/framework/tcp_server.hpp"
+#include "pollux/net/tcp_listener.hpp"
+#include "support/close_log.hpp"
+#include "support/loopback_client.hpp"
+
+using namespace pollux;
+using namespace pollux::framework;
+using namespace std::chrono_literals;
+using pollux::test::CloseLog;
+using pollux::test::eventually;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<reactor::Reactor> started_reactor() {
+    auto r = reactor::Reactor::create().value();
+    EXPECT_TRUE(r->start());
+    return r;
+}
+
+std::unique_ptr<TcpServer> echo_server() {
+    TcpServerOptions opts;
+    opts.reactors = 1;
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+    server->on_data([](Connection& conn, Buffer& in) {
+        conn.send(in.readable());
+        in.consume_all();
+    });
+    EXPECT_TRUE(server->start());
+    return server;
+}
+
+// An address nobody listens on: bind a port, then let it go.
+net::SocketAddr closed_port() {
+    auto l = net::TcpListener::bind(net::SocketAddr::loopback_v4(0)).value();
+    return l.local_addr().value();
+}
+
+// Received text, written by the reactor thread, read by the test.
+struct Inbox {
+    void append(std::string_view s) {
+        std::lock_guard lock(mutex);
+        text += s;
+    }
+    std::string get() const {
+        std::lock_guard lock(mutex);
+        return text;
+    }
+    mutable std::mutex mutex;
+    std::string text;
+};
+
+std::string_view as_text(const Buffer& in) {
+    auto b = in.readable();
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+// The failed attempts of a client, with the time each was reported.
+struct ErrorLog {
+    void add(const ConnectError& e) {
+        std::lock_guard lock(mutex);
+        errors.push_back(e);
+        times.push_back(Clock::now());
+    }
+    std::size_t size() const {
+        std::lock_guard lock(mutex);
+        return errors.size();
+    }
+    mutable std::mutex mutex;
+    std::vector<ConnectError> errors;
+    std::vector<Clock::time_point> times;
+};
+
+}  // namespace
+
+TEST(TcpClient, connects_to_a_tcp_server_and_echoes_with_the_lambda_api) {
+    auto server = echo_server();
+    auto reactor = started_reactor();
+    auto client = TcpClient::create(*reactor, server->local_addr()).value();
+    Inbox inbox;
+    CloseLog closes;
+    client->on_open([](Connection& conn) { conn.send("hello pollux"); });
+    client->on_data([&](Connection&, Buffer& in) {
+        inbox.append(as_text(in));
+        in.consume_all();
+    });
+    client->on_close([&](Connection&, CloseReason r) { closes.add(r); });
+    client->connect();
+
+    ASSERT_TRUE(eventually([&] { return inbox.get() == "hello pollux"; }));
+    ConnectionRef ref = client->connection();
+    ASSERT_TRUE(ref);
+    EXPECT_TRUE(ref.send(std::string_view(" again")));
+    ASSERT_TRUE(eventually([&] { return inbox.get() == "hello pollux again"; }));
+    EXPECT_EQ(client->attempts(), 1u);
+
+    client->disconnect();
+    ASSERT_TRUE(closes.wait_for(1));
+    EXPECT_EQ(closes.reasons(), std::vector{CloseReason::local_close});
+    EXPECT_TRUE(eventually([&] { return !client->connection(); }));
+    EXPECT_TRUE(eventually([&] { return server->connections() == 0; }));
+}
+
+TEST(TcpClient, runs_a_handler_made_by_the_factory_on_the_reactor_thread) {
+    struct Pinger final : ConnectionHandler {
+        Pinger(std::atomic<int>& replies, std::atomic<bool>& wrong_thread, reactor::Reactor& r)
+            : replies_(replies), wrong_thread_(wrong_thread), reactor_(r) {}
+        void on_open(Connection& conn) override { conn.send("ping"); }
+        void on_data(Connection& conn, Buffer& in) override {
+            if (!reactor_.is_in_loop_thread()) wrong_thread_ = true;
+            if (in.readable_size() < 4) return;  // keep the partial reply
+            in.consume(4);
+            if (++replies_ < 10) conn.send("ping");
+        }
+        std::atomic<int>& replies_;
+        std::atomic<bool>& wrong_thread_;
+        reactor::Reactor& reactor_;
+    };
+    auto server = echo_server();
+    auto reactor = started_reactor();
+    auto client = TcpClient::create(*reactor, server->local_addr()).value();
+    std::atomic<int> replies{0};
+    std::atomic<bool> wrong_thread{false};
+    client->set_handler_factory(
+        [&](Connection&) { return std::make_unique<Pinger>(replies, wrong_thread, *reactor); });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return replies.load() == 10; }));
+    EXPECT_FALSE(wrong_thread.load());
+}
+
+TEST(TcpClient, refused_connect_is_reported_and_retried_with_doubling_delays_until_max_attempts) {
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.initial_backoff = 20ms;
+    opts.max_backoff = 1000ms;
+    opts.max_attempts = 4;
+    auto client = TcpClient::create(*reactor, closed_port(), opts).value();
+    ErrorLog log;
+    std::atomic<int> opens{0};
+    client->on_connect_error([&](const ConnectError& e) { log.add(e); });
+    client->on_open([&](Connection&) { ++opens; });
+    const auto start = Clock::now();
+    client->connect();
+
+    ASSERT_TRUE(eventually([&] { return log.size() == 4; }));
+    std::this_thread::sleep_for(150ms);  // it gave up: no fifth attempt
+    client->stop();
+    std::lock_guard lock(log.mutex);
+    ASSERT_EQ(log.errors.size(), 4u);
+    EXPECT_EQ(client->attempts(), 4u);
+    EXPECT_EQ(opens.load(), 0);
+    const std::chrono::milliseconds expected[] = {20ms, 40ms, 80ms};
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(log.errors[i].error, std::errc::connection_refused) << i;
+        EXPECT_EQ(log.errors[i].attempt, i + 1);
+        if (i < 3) {
+            ASSERT_TRUE(log.errors[i].retry_in.has_value()) << i;
+            EXPECT_EQ(*log.errors[i].retry_in, expected[i]) << i;
+            // Timers never fire early; the upper bound is generous for sanitizers.
+            const auto gap = log.times[i + 1] - log.times[i];
+            EXPECT_GE(gap, expected[i]) << i;
+            EXPECT_LT(gap, expected[i] + 2s) << i;
+        }
+    }
+    EXPECT_FALSE(log.errors[3].retry_in.has_value());
+    EXPECT_GE(log.times[3] - start, 140ms);  // 20 + 40 + 80 at least
+}
+
+TEST(TcpClient, backoff_doubles_up_to_max_backoff_and_jitter_stays_within_half_to_full) {
+    auto reactor = started_reactor();
+    for (bool jitter : {false, true}) {
+        TcpClientOptions opts;
+        opts.initial_backoff = 4ms;
+        opts.max_backoff = 20ms;
+        opts.max_attempts = 6;
+        opts.jitter = jitter;
+        auto client = TcpClient::create(*reactor, closed_port(), opts).value();
+        ErrorLog log;
+        client->on_connect_error([&](const ConnectError& e) { log.add(e); });
+        client->connect();
+        ASSERT_TRUE(eventually([&] { return log.size() == 6; }));
+        client->stop();
+        std::lock_guard lock(log.mutex);
+        const std::chrono::milliseconds full[] = {4ms, 8ms, 16ms, 20ms, 20ms};
+        for (std::size_t i = 0; i < 5; ++i) {
+            ASSERT_TRUE(log.errors[i].retry_in.has_value());
+            const auto d = *log.errors[i].retry_in;
+            if (jitter) {
+                EXPECT_GE(d, full[i] / 2) << i;
+                EXPECT_LE(d, full[i]) << i;
+            } else {
+                EXPECT_EQ(d, full[i]) << i;
+            }
+        }
+        EXPECT_FALSE(log.errors[5].retry_in.has_value());
+    }
+}
+
+TEST(TcpClient, connect_to_a_listener_with_a_full_backlog_times_out) {
+    // backlog 0: the accept queue holds one connection; once it is full, Linux drops
+    // further SYNs, so a connect neither completes nor fails until its timeout.
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0), 0).value();
+    const auto addr = listener.local_addr().value();
+    std::vector<net::TcpStream> fillers;
+    for (int i = 0; i < 3; ++i) fillers.push_back(net::TcpStream::connect(addr).value());
+    std::this_thread::sleep_for(50ms);  // the first handshake completes: queue full
+
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.connect_timeout = 100ms;
+    opts.max_attempts = 2;
+    opts.initial_backoff = 10ms;
+    auto client = TcpClient::create(*reactor, addr, opts).value();
+    ErrorLog log;
+    std::atomic<int> opens{0};
+    client->on_connect_error([&](const ConnectError& e) { log.add(e); });
+    client->on_open([&](Connection&) { ++opens; });
+    const auto start = Clock::now();
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return log.size() == 2; }));
+    const auto took = Clock::now() - start;
+    client->stop();
+    std::lock_guard lock(log.mutex);
+    EXPECT_EQ(log.errors[0].error, std::errc::timed_out);
+    EXPECT_EQ(log.errors[1].error, std::errc::timed_out);
+    EXPECT_FALSE(log.errors[1].retry_in.has_value());
+    EXPECT_EQ(opens.load(), 0);
+    EXPECT_GE(took, 210ms);  // 100 + 10 + 100
+    EXPECT_LT(took, 5s);
+}
+
+TEST(TcpClient, reconnects_after_the_server_closes_when_reconnect_is_on) {
+    TcpServerOptions sopts;
+    sopts.reactors = 1;
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), sopts).value();
+    std::atomic<int> accepted{0};
+    server->on_open([&](Connection& conn) {
+        ++accepted;
+        conn.close();  // the server hangs up on every connection
+    });
+    ASSERT_TRUE(server->start());
+
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.reconnect = true;
+    opts.initial_backoff = 10ms;
+    auto client = TcpClient::create(*reactor, server->local_addr(), opts).value();
+    std::atomic<int> opens{0};
+    CloseLog closes;
+    client->on_open([&](Connection&) { ++opens; });
+    client->on_close([&](Connection&, CloseReason r) { closes.add(r); });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return opens.load() >= 3 && closes.size() >= 3; }));
+    client->stop();
+    const int opened = opens.load();
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(opens.load(), opened);  // stop ended the reconnect loop
+    for (CloseReason r : closes.reasons()) {
+        EXPECT_TRUE(r == CloseReason::peer_closed || r == CloseReason::local_close) << to_string(r);
+    }
+    EXPECT_GE(accepted.load(), 3);
+}
+
+TEST(TcpClient, does_not_reconnect_after_a_close_when_reconnect_is_off) {
+    TcpServerOptions sopts;
+    sopts.reactors = 1;
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), sopts).value();
+    server->on_open([](Connection& conn) { conn.close(); });
+    ASSERT_TRUE(server->start());
+
+    auto reactor = started_reactor();
+    auto client = TcpClient::create(*reactor, server->local_addr()).value();
+    CloseLog closes;
+    client->on_close([&](Connection&, CloseReason r) { closes.add(r); });
+    client->connect();
+    ASSERT_TRUE(closes.wait_for(1));
+    std::this_thread::sleep_for(150ms);
+    EXPECT_EQ(client->attempts(), 1u);
+    EXPECT_EQ(closes.reasons(), std::vector{CloseReason::peer_closed});
+    EXPECT_FALSE(client->connection());
+
+    client->connect();  // idle again: connect() starts over
+    ASSERT_TRUE(closes.wait_for(2));
+    EXPECT_EQ(client->attempts(), 2u);
+}
+
+TEST(TcpClient, stop_cancels_a_pending_retry_and_no_callback_runs_afterwards) {
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.initial_backoff = 50ms;  // unlimited attempts
+    auto client = TcpClient::create(*reactor, closed_port(), opts).value();
+    std::atomic<int> errors{0};
+    std::atomic<bool> after_stop{false};
+    std::atomic<bool> stopped{false};
+    client->on_connect_error([&](const ConnectError&) {
+        if (stopped) after_stop = true;
+        ++errors;
+    });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return errors.load() >= 1; }));
+    client->stop();  // a backoff timer is pending now
+    stopped = true;
+    const auto attempts = client->attempts();
+    std::this_thread::sleep_for(250ms);
+    EXPECT_EQ(client->attempts(), attempts);
+    EXPECT_FALSE(after_stop.load());
+    client->connect();  // stopped is final
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(client->attempts(), attempts);
+}
+
+TEST(TcpClient, stop_aborts_the_live_connection_with_one_local_close_before_returning) {
+    auto server = echo_server();
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.reconnect = true;
+    auto client = TcpClient::create(*reactor, server->local_addr(), opts).value();
+    CloseLog closes;
+    std::atomic<bool> open{false};
+    client->on_open([&](Connection&) { open = true; });
+    client->on_close([&](Connection&, CloseReason r) { closes.add(r); });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return open.load(); }));
+    client->stop();
+    EXPECT_EQ(closes.reasons(), std::vector{CloseReason::local_close});  // already, no waiting
+    client.reset();
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(closes.size(), 1u);
+    EXPECT_TRUE(eventually([&] { return server->connections() == 0; }));
+}
+
+TEST(TcpClient, may_be_destroyed_from_its_own_connect_error_callback) {
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.initial_backoff = 1ms;
+    auto client = TcpClient::create(*reactor, closed_port(), opts).value();
+    std::atomic<int> errors{0};
+    TcpClient* raw = client.release();
+    raw->on_connect_error([&errors, raw](const ConnectError&) {
+        if (++errors == 2) delete raw;  // stop() runs inline; the state outlives the call
+    });
+    raw->connect();
+    ASSERT_TRUE(eventually([&] { return errors.load() >= 2; }));
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(errors.load(), 2);
+}
+
+TEST(TcpClient, create_on_a_pool_checks_the_reactor_index) {
+    auto pool = reactor::ReactorPool::create({.threads = 1}).value();
+    EXPECT_EQ(TcpClient::create(*pool, closed_port(), {}, 1).error(), std::errc::invalid_argument);
+    auto client = TcpClient::create(*pool, closed_port(), {}, 0).value();
+    EXPECT_EQ(&client->reactor(), &pool->reactor(0));
+}
