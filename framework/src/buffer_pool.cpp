@@ -7,7 +7,7 @@
 
 namespace pollux::framework {
 
-static_assert(sizeof(Chunk) == 48, "docs/framework-buffers.md quotes a 48-byte chunk header");
+static_assert(sizeof(Chunk) == 48, "docs/framework.md quotes a 48-byte chunk header");
 
 namespace {
 
