@@ -45,10 +45,13 @@
 //                 CloseReason::local_close). When stop() returns, no callback of this
 //                 client runs any more. Blocks until the reactor has done it (inline on
 //                 the reactor thread). The destructor calls it.
-// Lifetime. Destroy the client while its reactor runs (any thread, also inside a
-//   callback of another object) or on the thread that joined the reactor; the reactor
-//   must outlive the client. ConnectionRefs from this client must not be used after it
-//   is destroyed.
+// Lifetime. Destroy the client while its reactor runs (any thread, even inside one of
+//   the client's own callbacks), before the reactor starts on the thread that created
+//   it, or on the thread that joined it -- stop() from any other thread of an unstarted
+//   reactor would wait for a loop that never runs. The reactor must outlive the client.
+//   ConnectionRefs from this client must not be used after it is destroyed.
+// Metrics. One block: connections_accepted counts established connections, the rest
+//   as for servers (metrics.hpp).
 #pragma once
 
 #include <chrono>
