@@ -22,7 +22,7 @@ servers=(pollux:$bin/echo_server/echo_server asio:$bin/asio_echo/asio_echo)
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-ulimit -n "$(ulimit -Hn)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # start LOG CMD...: starts a server in the background, sets $pid and $port.
 start() {

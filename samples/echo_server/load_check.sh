@@ -23,6 +23,7 @@ timeout 30 "$load" --port "$port" --conns 8 --size 3000 --messages 2000 || { ech
 
 kill -TERM "$pid"
 for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -KILL "$pid" 2>/dev/null && echo "echo_server did not stop within 10 s"
 wait "$pid"; rc=$?
 [ "$rc" -eq 0 ] || { echo "echo_server exited with $rc"; exit 1; }
 grep '^reactor ' "$out"
