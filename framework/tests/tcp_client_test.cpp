@@ -179,6 +179,46 @@ TEST(TcpClient, refused_connect_is_reported_and_retried_with_doubling_delays_unt
     EXPECT_GE(log.times[3] - start, 140ms);  // 20 + 40 + 80 at least
 }
 
+TEST(TcpClient, retries_against_a_port_that_opens_later_and_then_connects) {
+    const net::SocketAddr addr = closed_port();
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.initial_backoff = 20ms;
+    opts.max_backoff = 100ms;
+    opts.max_attempts = 0;  // unlimited: keep trying until the server appears
+    auto client = TcpClient::create(*reactor, addr, opts).value();
+    ErrorLog log;
+    Inbox inbox;
+    client->on_connect_error([&](const ConnectError& e) { log.add(e); });
+    client->on_open([](Connection& conn) { conn.send("late hello"); });
+    client->on_data([&](Connection&, Buffer& in) {
+        inbox.append(as_text(in));
+        in.consume_all();
+    });
+    client->connect();
+
+    // Refused at least twice while nobody listens...
+    ASSERT_TRUE(eventually([&] { return log.size() >= 2; }));
+    // ...then the server opens on that very port, and a later retry gets through.
+    TcpServerOptions server_opts;
+    server_opts.reactors = 1;
+    auto server = TcpServer::bind(addr, server_opts).value();
+    server->on_data([](Connection& conn, Buffer& in) {
+        conn.send(in.readable());
+        in.consume_all();
+    });
+    ASSERT_TRUE(server->start());
+    ASSERT_TRUE(eventually([&] { return inbox.get() == "late hello"; }));
+
+    client->stop();
+    std::lock_guard lock(log.mutex);
+    EXPECT_GE(client->attempts(), log.errors.size() + 1);
+    for (const ConnectError& e : log.errors) {
+        EXPECT_EQ(e.error, std::errc::connection_refused);
+        EXPECT_TRUE(e.retry_in.has_value());  // never gave up
+    }
+}
+
 TEST(TcpClient, backoff_doubles_up_to_max_backoff_and_jitter_stays_within_half_to_full) {
     auto reactor = started_reactor();
     for (bool jitter : {false, true}) {
