@@ -79,11 +79,6 @@ TcpServer::TcpServer(TcpServerOptions options, std::unique_ptr<reactor::ReactorP
 
 TcpServer::~TcpServer() { stop(); }
 
-void TcpServer::set_handler_factory(HandlerFactory factory) {
-    assert(!started_);
-    factory_ = std::move(factory);
-}
-
 void TcpServer::accept_in_loop(reactor::Reactor& r, net::TcpStream stream) {
     const std::size_t i = r.index();
     ReactorMetrics& m = metrics_.reactor(i);

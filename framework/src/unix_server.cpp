@@ -200,11 +200,6 @@ UnixServer::UnixServer(UnixServerOptions options, std::unique_ptr<reactor::React
 
 UnixServer::~UnixServer() { stop(); }
 
-void UnixServer::set_handler_factory(HandlerFactory factory) {
-    assert(!started_);
-    factory_ = std::move(factory);
-}
-
 Result<void> UnixServer::start() {
     if (started_ || stopped_) return std::unexpected(std::make_error_code(std::errc::operation_not_permitted));
     if (auto r = pool_->start(); !r) return r;

@@ -43,6 +43,7 @@
 #pragma once
 
 #include <functional>
+#include <utility>
 #include <memory>
 
 #include "pollux/framework/buffer.hpp"
@@ -94,6 +95,29 @@ struct ConnectionCallbacks {
     OnReadClosedCallback on_read_closed;
     OnTimeoutCallback on_timeout;
     OnCloseCallback on_close;
+};
+
+// How a server learns its handlers: lambdas (one handler shared by every connection) or
+// a factory (one handler per connection; a factory wins over the lambdas). TcpServer and
+// UnixServer inherit these setters. Call them before start(), from the thread that
+// created the server.
+class HandlerSetup {
+public:
+    void set_handler_factory(HandlerFactory factory) { factory_ = std::move(factory); }
+    void on_open(OnOpenCallback cb) { callbacks_.on_open = std::move(cb); }
+    void on_data(OnDataCallback cb) { callbacks_.on_data = std::move(cb); }
+    void on_write_complete(OnWriteCompleteCallback cb) { callbacks_.on_write_complete = std::move(cb); }
+    void on_high_water(OnHighWaterCallback cb) { callbacks_.on_high_water = std::move(cb); }
+    void on_read_closed(OnReadClosedCallback cb) { callbacks_.on_read_closed = std::move(cb); }
+    void on_timeout(OnTimeoutCallback cb) { callbacks_.on_timeout = std::move(cb); }
+    void on_close(OnCloseCallback cb) { callbacks_.on_close = std::move(cb); }
+
+protected:
+    HandlerSetup() = default;
+    ~HandlerSetup() = default;
+
+    ConnectionCallbacks callbacks_;
+    HandlerFactory factory_;
 };
 
 }  // namespace pollux::framework

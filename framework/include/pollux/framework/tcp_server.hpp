@@ -58,7 +58,7 @@
 
 namespace pollux::framework {
 
-class TcpServer {
+class TcpServer : public HandlerSetup {
 public:
     static constexpr std::chrono::milliseconds kDefaultStopGrace{5000};
 
@@ -68,15 +68,7 @@ public:
     TcpServer& operator=(const TcpServer&) = delete;
     ~TcpServer();
 
-    // ---- handlers (before start) ----
-    void set_handler_factory(HandlerFactory factory);
-    void on_open(OnOpenCallback cb) { callbacks_.on_open = std::move(cb); }
-    void on_data(OnDataCallback cb) { callbacks_.on_data = std::move(cb); }
-    void on_write_complete(OnWriteCompleteCallback cb) { callbacks_.on_write_complete = std::move(cb); }
-    void on_high_water(OnHighWaterCallback cb) { callbacks_.on_high_water = std::move(cb); }
-    void on_read_closed(OnReadClosedCallback cb) { callbacks_.on_read_closed = std::move(cb); }
-    void on_timeout(OnTimeoutCallback cb) { callbacks_.on_timeout = std::move(cb); }
-    void on_close(OnCloseCallback cb) { callbacks_.on_close = std::move(cb); }
+    // ---- handlers: set_handler_factory, on_open, on_data, ... (HandlerSetup, callbacks.hpp) ----
 
     // ---- life cycle ----
     Result<void> start();
@@ -103,8 +95,6 @@ private:
     TcpServerOptions options_;
     std::unique_ptr<reactor::ReactorPool> pool_;
     Metrics metrics_;
-    ConnectionCallbacks callbacks_;
-    HandlerFactory factory_;
     std::unique_ptr<Impl> impl_;  // the hosts (one per reactor) and the lambda handler
     std::unique_ptr<reactor::Acceptor> acceptor_;
     std::atomic<std::size_t> open_{0};

@@ -68,7 +68,7 @@ struct UnixServerOptions {
     ConnectionOptions connection{};
 };
 
-class UnixServer {
+class UnixServer : public HandlerSetup {
 public:
     static constexpr std::chrono::milliseconds kDefaultStopGrace{5000};
 
@@ -79,15 +79,7 @@ public:
     UnixServer& operator=(const UnixServer&) = delete;
     ~UnixServer();
 
-    // ---- handlers (before start) ----
-    void set_handler_factory(HandlerFactory factory);
-    void on_open(OnOpenCallback cb) { callbacks_.on_open = std::move(cb); }
-    void on_data(OnDataCallback cb) { callbacks_.on_data = std::move(cb); }
-    void on_write_complete(OnWriteCompleteCallback cb) { callbacks_.on_write_complete = std::move(cb); }
-    void on_high_water(OnHighWaterCallback cb) { callbacks_.on_high_water = std::move(cb); }
-    void on_read_closed(OnReadClosedCallback cb) { callbacks_.on_read_closed = std::move(cb); }
-    void on_timeout(OnTimeoutCallback cb) { callbacks_.on_timeout = std::move(cb); }
-    void on_close(OnCloseCallback cb) { callbacks_.on_close = std::move(cb); }
+    // ---- handlers: set_handler_factory, on_open, on_data, ... (HandlerSetup, callbacks.hpp) ----
 
     // ---- life cycle ----
     Result<void> start();
@@ -107,8 +99,6 @@ private:
     UnixServerOptions options_;
     std::unique_ptr<reactor::ReactorPool> pool_;
     Metrics metrics_;
-    ConnectionCallbacks callbacks_;
-    HandlerFactory factory_;
     net::UnixSocketAddr local_addr_;
     std::unique_ptr<Impl> impl_;  // hosts, lambda handler, the listener and its handler
     std::atomic<std::size_t> open_{0};
