@@ -11,23 +11,8 @@
 
 #include "pollux/reactor/reactor.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-#define POLLUX_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define POLLUX_TEST_TSAN 1
-#endif
-#endif
-
-#ifdef POLLUX_TEST_TSAN
-// Same suppression as in reactor_stress_test.cpp (which is in the other test binary):
-// TSan cannot see the fence pair with which moodycamel's explicit producers recycle a
-// block, and reports that reuse as a race. See docs/reactor.md, "ThreadSanitizer notes".
-extern "C" const char* __tsan_default_suppressions() {
-    return "race:moodycamel::ConcurrentQueue*ExplicitProducer::enqueue\n"
-           "race:moodycamel::ConcurrentQueue*ExplicitProducer::dequeue\n";
-}
-#endif
+// The moodycamel suppression for this test binary (defined here, once).
+#include "support/tsan_suppressions.hpp"
 
 namespace pollux::reactor {
 namespace {
