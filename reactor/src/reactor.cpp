@@ -148,6 +148,8 @@ ReactorStats Reactor::stats() const noexcept {
     };
 }
 
+std::size_t Reactor::posted_depth() const noexcept { return tasks_->size_approx(); }
+
 // ---- The loop --------------------------------------------------------------------------
 
 Result<void> Reactor::loop() {

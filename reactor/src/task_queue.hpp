@@ -59,6 +59,9 @@ public:
     // Loop side: whether a drain is owed (used to pick a zero poll timeout).
     bool notified() const noexcept { return notified_.load(std::memory_order_acquire); }
 
+    // Any thread: tasks queued and not yet dequeued (approximate under concurrency).
+    std::size_t size_approx() const noexcept { return queue_.size_approx(); }
+
     // Loop side: dequeues and runs up to `budget` tasks, destroying each right after it
     // runs. Returns how many ran.
     std::size_t run(std::size_t budget);

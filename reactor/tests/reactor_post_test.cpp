@@ -216,6 +216,23 @@ TEST(ReactorPost, a_task_that_reposts_itself_forever_does_not_starve_io) {
     EXPECT_GE(reader.events.load(), 1) << "I/O starved by a self-reposting task";
 }
 
+TEST(ReactorPost, posted_depth_counts_tasks_not_yet_run) {
+    auto reactor = Reactor::create();
+    ASSERT_TRUE(reactor.has_value());
+    Reactor& r = **reactor;
+    EXPECT_EQ(r.posted_depth(), 0u);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(r.post([&ran] { ran.fetch_add(1); }));
+    EXPECT_EQ(r.posted_depth(), 5u);  // not started: nothing drains
+    ASSERT_TRUE(r.start().has_value());
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (ran.load() < 5 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(ran.load(), 5);
+    EXPECT_EQ(r.posted_depth(), 0u);
+    r.stop();
+    ASSERT_TRUE(r.join().has_value());
+}
+
 TEST(ReactorPost, a_moved_from_producer_refuses_to_post) {
     auto reactor = Reactor::create().value();
     auto p = reactor->make_producer();

@@ -169,6 +169,9 @@ public:
     // Meaningful once start() returned / run() began.
     std::error_code affinity_error() const noexcept;
     ReactorStats stats() const noexcept;
+    // Tasks posted and not yet run, approximately (moodycamel's size_approx: exact
+    // when no thread is posting or draining at the moment). Any thread; for metrics.
+    std::size_t posted_depth() const noexcept;
 
     // ---- Cross-thread work (any thread) ----------------------------------------------
     // Queues `task` for the loop (see Posting). False if the loop has exited or the
