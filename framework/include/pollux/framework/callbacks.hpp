@@ -7,6 +7,8 @@
 //   HandlerFactory      makes that object when a connection opens.
 //   On*Callback         the lambda flavour, for small servers: TcpServer::on_data(...)
 //                       and friends build one shared handler that calls them.
+//   DatagramCallback    UdpServer's one callback per received datagram (its own
+//                       contract is at the end of this header and in udp_server.hpp).
 //
 // The contract, for both flavours:
 //
@@ -42,9 +44,11 @@
 // * Exceptions. Don't throw from a callback (it ends the reactor loop).
 #pragma once
 
+#include <cstddef>
 #include <functional>
-#include <utility>
 #include <memory>
+#include <span>
+#include <utility>
 
 #include "pollux/framework/buffer.hpp"
 #include "pollux/framework/metrics.hpp"
@@ -52,6 +56,7 @@
 namespace pollux::framework {
 
 class Connection;
+class UdpContext;  // udp_server.hpp
 
 class ConnectionHandler {
 public:
@@ -119,5 +124,12 @@ protected:
     ConnectionCallbacks callbacks_;
     HandlerFactory factory_;
 };
+
+// UdpServer (udp_server.hpp): called once per received datagram, on the reactor thread
+// that owns the receiving socket, never concurrently with itself on one reactor but
+// concurrently on different reactors (so it must be thread-safe). `bytes` and `ctx` are
+// valid only during the call. `truncated`: the datagram was longer than `bytes` (the
+// kernel cut it; ctx.full_size() is its length on the wire). Answer with ctx.reply.
+using DatagramCallback = std::function<void(UdpContext& ctx, std::span<const std::byte> bytes, bool truncated)>;
 
 }  // namespace pollux::framework

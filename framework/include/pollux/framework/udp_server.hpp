@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "pollux/core/result.hpp"
+#include "pollux/framework/callbacks.hpp"  // DatagramCallback
 #include "pollux/net/socket_addr.hpp"
 #include "pollux/net/udp_socket.hpp"
 #include "pollux/reactor/reactor.hpp"
@@ -87,11 +88,6 @@ class UdpContext;
 namespace detail {
 struct UdpWorker;  // one reactor's socket, slots and counters (udp_server.cpp)
 }  // namespace detail
-
-// moves to callbacks.hpp
-// Called once per received datagram, on the socket's reactor thread (see above).
-// `truncated`: the datagram was longer than `bytes` (see "Oversize datagrams").
-using DatagramCallback = std::function<void(UdpContext& ctx, std::span<const std::byte> bytes, bool truncated)>;
 
 struct UdpServerOptions {
     // Reactors of the pool the server creates (ignored by create(pool, ...)).
