@@ -67,36 +67,6 @@ Result<SocketAddr> peer_addr(int fd) {
     return SocketAddr::from_sockaddr(reinterpret_cast<const ::sockaddr*>(&ss), len);
 }
 
-Result<std::size_t> send(int fd, std::span<const std::byte> buf, int flags) {
-    const ssize_t n = ::send(fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
-    if (n < 0) return last_error();
-    return static_cast<std::size_t>(n);
-}
-
-Result<std::size_t> recv(int fd, std::span<std::byte> buf, int flags) {
-    const ssize_t n = ::recv(fd, buf.data(), buf.size(), flags);
-    if (n < 0) return last_error();
-    return static_cast<std::size_t>(n);
-}
-
-Result<std::size_t> send_vectored(int fd, std::span<const IoSlice> bufs, int flags) {
-    ::msghdr msg{};
-    msg.msg_iov = const_cast<::iovec*>(as_iovec(bufs));
-    msg.msg_iovlen = bufs.size();
-    const ssize_t n = ::sendmsg(fd, &msg, flags | MSG_NOSIGNAL);
-    if (n < 0) return last_error();
-    return static_cast<std::size_t>(n);
-}
-
-Result<std::size_t> recv_vectored(int fd, std::span<IoSliceMut> bufs, int flags) {
-    ::msghdr msg{};
-    msg.msg_iov = as_iovec(bufs);
-    msg.msg_iovlen = bufs.size();
-    const ssize_t n = ::recvmsg(fd, &msg, flags);
-    if (n < 0) return last_error();
-    return static_cast<std::size_t>(n);
-}
-
 Result<void> set_nonblocking(int fd, bool on) {
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0) return last_error();

@@ -11,6 +11,7 @@
 #include <span>
 #include <system_error>
 
+#include "pollux/core/detail/syscall.hpp"
 #include "pollux/core/io_slice.hpp"
 #include "pollux/core/owned_fd.hpp"
 #include "pollux/core/result.hpp"
@@ -39,12 +40,35 @@ Result<void> listen(int fd, int backlog);
 Result<SocketAddr> local_addr(int fd);
 Result<SocketAddr> peer_addr(int fd);
 
+// The data path: inline, straight to the kernel (pollux/core/detail/syscall.hpp says
+// why), one per message.
+namespace detail_ {
+inline Result<std::size_t> io_result(long n) noexcept {
+    if (n < 0) [[unlikely]] return std::unexpected(errno_code(static_cast<int>(-n)));
+    return static_cast<std::size_t>(n);
+}
+}  // namespace detail_
+
 // send(2)/recv(2); send always adds MSG_NOSIGNAL.
-Result<std::size_t> send(int fd, std::span<const std::byte> buf, int flags = 0);
-Result<std::size_t> recv(int fd, std::span<std::byte> buf, int flags = 0);
+inline Result<std::size_t> send(int fd, std::span<const std::byte> buf, int flags = 0) noexcept {
+    return detail_::io_result(pollux::detail::sys_send(fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL));
+}
+inline Result<std::size_t> recv(int fd, std::span<std::byte> buf, int flags = 0) noexcept {
+    return detail_::io_result(pollux::detail::sys_recv(fd, buf.data(), buf.size(), flags));
+}
 // sendmsg/recvmsg over several slices; sendmsg adds MSG_NOSIGNAL.
-Result<std::size_t> send_vectored(int fd, std::span<const IoSlice> bufs, int flags = 0);
-Result<std::size_t> recv_vectored(int fd, std::span<IoSliceMut> bufs, int flags = 0);
+inline Result<std::size_t> send_vectored(int fd, std::span<const IoSlice> bufs, int flags = 0) noexcept {
+    ::msghdr msg{};
+    msg.msg_iov = const_cast<::iovec*>(as_iovec(bufs));
+    msg.msg_iovlen = bufs.size();
+    return detail_::io_result(pollux::detail::sys_sendmsg(fd, &msg, flags | MSG_NOSIGNAL));
+}
+inline Result<std::size_t> recv_vectored(int fd, std::span<IoSliceMut> bufs, int flags = 0) noexcept {
+    ::msghdr msg{};
+    msg.msg_iov = as_iovec(bufs);
+    msg.msg_iovlen = bufs.size();
+    return detail_::io_result(pollux::detail::sys_recvmsg(fd, &msg, flags));
+}
 
 // fcntl(O_NONBLOCK) on or off; and whether FD_CLOEXEC / O_NONBLOCK are set (tests).
 Result<void> set_nonblocking(int fd, bool on);

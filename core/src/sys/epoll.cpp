@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstdint>
 
+#include "pollux/core/detail/syscall.hpp"
+
 namespace pollux::sys {
 
 Result<OwnedFd> epoll_create() {
@@ -43,8 +45,9 @@ Result<std::size_t> epoll_wait(int epfd, ::epoll_event* buf, std::size_t capacit
     if (epfd < 0) return error(std::errc::bad_file_descriptor);
     if (capacity == 0) return error(std::errc::invalid_argument);
     const int max = capacity > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(capacity);
-    const int n = ::epoll_wait(epfd, buf, max, timeout_ms);
-    if (n < 0) return last_error();
+    // Once per loop iteration: straight to the kernel, as the socket data path does.
+    const long n = detail::sys_epoll_wait(epfd, buf, max, timeout_ms);
+    if (n < 0) return std::unexpected(errno_code(static_cast<int>(-n)));
     return static_cast<std::size_t>(n);
 }
 
