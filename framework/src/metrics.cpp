@@ -34,6 +34,15 @@ MetricValues& MetricValues::operator+=(const MetricValues& o) noexcept {
     loop_iterations += o.loop_iterations;
     posted_queue_depth += o.posted_queue_depth;
     timers += o.timers;
+    datagrams_in += o.datagrams_in;
+    datagram_bytes_in += o.datagram_bytes_in;
+    datagrams_truncated += o.datagrams_truncated;
+    datagrams_out += o.datagrams_out;
+    datagram_bytes_out += o.datagram_bytes_out;
+    datagram_send_dropped += o.datagram_send_dropped;
+    datagram_send_errors += o.datagram_send_errors;
+    datagram_recv_errors += o.datagram_recv_errors;
+    datagram_budget_yields += o.datagram_budget_yields;
     return *this;
 }
 
@@ -49,6 +58,15 @@ MetricValues ReactorMetrics::load() const noexcept {
     v.loop_iterations = loop_iterations.load();
     v.posted_queue_depth = posted_queue_depth.load();
     v.timers = timers.load();
+    v.datagrams_in = datagrams_in.load();
+    v.datagram_bytes_in = datagram_bytes_in.load();
+    v.datagrams_truncated = datagrams_truncated.load();
+    v.datagrams_out = datagrams_out.load();
+    v.datagram_bytes_out = datagram_bytes_out.load();
+    v.datagram_send_dropped = datagram_send_dropped.load();
+    v.datagram_send_errors = datagram_send_errors.load();
+    v.datagram_recv_errors = datagram_recv_errors.load();
+    v.datagram_budget_yields = datagram_budget_yields.load();
     return v;
 }
 
@@ -96,6 +114,26 @@ constexpr Family kFamilies[] = {
     {"pollux_posted_queue_depth", "gauge", "Tasks posted to the reactor and not yet run.",
      &MetricValues::posted_queue_depth},
     {"pollux_timers", "gauge", "Timers pending on the reactor.", &MetricValues::timers},
+    {"pollux_udp_datagrams_in_total", "counter",
+     "Datagrams received and delivered to the callback, truncated ones included.", &MetricValues::datagrams_in},
+    {"pollux_udp_bytes_in_total", "counter", "Datagram bytes delivered to the callback (after truncation).",
+     &MetricValues::datagram_bytes_in},
+    {"pollux_udp_truncated_total", "counter",
+     "Datagrams delivered cut because they were longer than the receive slot.",
+     &MetricValues::datagrams_truncated},
+    {"pollux_udp_datagrams_out_total", "counter", "Datagrams the kernel accepted for sending.",
+     &MetricValues::datagrams_out},
+    {"pollux_udp_bytes_out_total", "counter", "Datagram bytes the kernel accepted for sending.",
+     &MetricValues::datagram_bytes_out},
+    {"pollux_udp_send_dropped_total", "counter", "Datagrams dropped because the socket send buffer was full.",
+     &MetricValues::datagram_send_dropped},
+    {"pollux_udp_send_errors_total", "counter", "Datagram sends that failed with an error other than a full buffer.",
+     &MetricValues::datagram_send_errors},
+    {"pollux_udp_recv_errors_total", "counter", "Datagram receives that failed with an error.",
+     &MetricValues::datagram_recv_errors},
+    {"pollux_udp_budget_yields_total", "counter",
+     "Reactor turns that hit the datagram budget and yielded to other work.",
+     &MetricValues::datagram_budget_yields},
 };
 
 constexpr std::string_view kClosedName = "pollux_connections_closed_total";

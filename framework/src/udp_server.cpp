@@ -30,10 +30,12 @@ namespace detail {
 // touched by the reactor's loop thread only (after create, which ran before start's
 // post). Held by shared_ptr: a budget re-post keeps it alive while the task is queued.
 struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<UdpWorker> {
-    UdpWorker(reactor::Reactor& r, net::UdpSocket s, const UdpServerOptions& o, const DatagramCallback& cb)
+    UdpWorker(reactor::Reactor& r, net::UdpSocket s, const UdpServerOptions& o, const DatagramCallback& cb,
+              ReactorMetrics& m)
         : reactor(r),
           socket(std::move(s)),
           callback(cb),
+          metrics(m),
           batch(o.batch),
           event_budget(o.event_budget),
           storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * o.datagram_size)),
@@ -52,14 +54,14 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
             auto got = socket.recv_many(std::span(slots).first(std::min(batch, budget)));
             if (!got) {
                 if (is_would_block(got)) return;
-                recv_errors.add();  // consumed with the call (SO_ERROR); keep draining
+                metrics.datagram_recv_errors.add();  // consumed with the call (SO_ERROR); keep draining
                 --budget;
                 continue;
             }
             budget -= *got;
             for (std::size_t i = 0; i < *got; ++i) deliver(slots[i]);
         }
-        budget_yields.add();
+        metrics.datagram_budget_yields.add();
         if (!resume_posted) {
             resume_posted = true;
             reactor.post([self = shared_from_this()] {
@@ -71,9 +73,9 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
 
     void deliver(const net::RecvSlot& slot) {
         const net::RecvMeta& m = slot.meta;
-        datagrams_in.add();
-        bytes_in.add(m.size);
-        if (m.truncated) truncated.add();
+        metrics.datagrams_in.add();
+        metrics.datagram_bytes_in.add(m.size);
+        if (m.truncated) metrics.datagrams_truncated.add();
         UdpContext ctx(reactor, *this, m.peer, m.full_size);
         callback(ctx, std::span<const std::byte>(slot.buf.data(), m.size), m.truncated);
     }
@@ -100,21 +102,10 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
         socket = net::UdpSocket{};
     }
 
-    UdpServerStats load() const noexcept {
-        return {.datagrams_in = datagrams_in.load(),
-                .bytes_in = bytes_in.load(),
-                .truncated = truncated.load(),
-                .datagrams_out = datagrams_out.load(),
-                .bytes_out = bytes_out.load(),
-                .send_dropped = send_dropped.load(),
-                .send_errors = send_errors.load(),
-                .recv_errors = recv_errors.load(),
-                .budget_yields = budget_yields.load()};
-    }
-
     reactor::Reactor& reactor;
     net::UdpSocket socket;
     const DatagramCallback& callback;  // the server's; set before start, then read-only
+    ReactorMetrics& metrics;           // the server's block for this reactor; this thread writes it
     const std::size_t batch;
     const std::size_t event_budget;
     std::unique_ptr<std::byte[]> storage;  // batch x datagram_size, reused forever
@@ -122,45 +113,28 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
     std::optional<reactor::RegistrationId> id;
     bool stopped = false;
     bool resume_posted = false;
-
-    // Single writer: the loop thread (framework::Counter); any thread reads.
-    Counter datagrams_in, bytes_in, truncated, datagrams_out, bytes_out;
-    Counter send_dropped, send_errors, recv_errors, budget_yields;
 };
 
 }  // namespace detail
 
-UdpServerStats& UdpServerStats::operator+=(const UdpServerStats& o) noexcept {
-    datagrams_in += o.datagrams_in;
-    bytes_in += o.bytes_in;
-    truncated += o.truncated;
-    datagrams_out += o.datagrams_out;
-    bytes_out += o.bytes_out;
-    send_dropped += o.send_dropped;
-    send_errors += o.send_errors;
-    recv_errors += o.recv_errors;
-    budget_yields += o.budget_yields;
-    return *this;
-}
-
 Result<void> UdpContext::send_to(std::span<const std::byte> bytes, const net::SocketAddr& to) const {
     auto r = worker_.socket.send_to(bytes, to);
     if (r) {
-        worker_.datagrams_out.add();
-        worker_.bytes_out.add(*r);
+        worker_.metrics.datagrams_out.add();
+        worker_.metrics.datagram_bytes_out.add(*r);
         return {};
     }
     if (is_would_block(r.error())) {
-        worker_.send_dropped.add();
+        worker_.metrics.datagram_send_dropped.add();
     } else {
-        worker_.send_errors.add();
+        worker_.metrics.datagram_send_errors.add();
     }
     return std::unexpected(r.error());
 }
 
 UdpServer::UdpServer(std::unique_ptr<reactor::ReactorPool> own_pool, reactor::ReactorPool& pool,
                      UdpServerOptions options) noexcept
-    : own_pool_(std::move(own_pool)), pool_(&pool), options_(std::move(options)) {}
+    : own_pool_(std::move(own_pool)), pool_(&pool), options_(std::move(options)), metrics_(pool.size()) {}
 
 Result<std::unique_ptr<UdpServer>> UdpServer::create(const net::SocketAddr& addr, UdpServerOptions options) {
     if (auto v = validate(options); !v) return std::unexpected(v.error());
@@ -194,7 +168,8 @@ Result<std::unique_ptr<UdpServer>> UdpServer::bind_all(std::unique_ptr<UdpServer
             server->local_addr_ = *local;
         }
         server->workers_.push_back(
-            std::make_shared<detail::UdpWorker>(server->pool_->reactor(i), std::move(*sock), o, server->callback_));
+            std::make_shared<detail::UdpWorker>(server->pool_->reactor(i), std::move(*sock), o,
+                                                server->callback_, server->metrics_.reactor(i)));
     }
     return server;
 }
@@ -248,14 +223,6 @@ Result<void> UdpServer::stop() {
     }
     if (own_pool_) return own_pool_->stop();
     return {};
-}
-
-UdpServerStats UdpServer::stats(std::size_t i) const noexcept { return workers_[i]->load(); }
-
-UdpServerStats UdpServer::stats() const noexcept {
-    UdpServerStats total;
-    for (const auto& w : workers_) total += w->load();
-    return total;
 }
 
 }  // namespace pollux::framework

@@ -62,6 +62,15 @@ void fill(ReactorMetrics& r, std::uint64_t k) {
     r.loop_iterations.add(100 * k);
     r.posted_queue_depth.set(k + 1);
     r.timers.set(5 * k);
+    r.datagrams_in.add(3 * k);
+    r.datagram_bytes_in.add(300 * k);
+    r.datagrams_truncated.add(k);
+    r.datagrams_out.add(2 * k);
+    r.datagram_bytes_out.add(200 * k);
+    r.datagram_send_dropped.add(4 * k);
+    r.datagram_send_errors.add(6 * k);
+    r.datagram_recv_errors.add(7 * k);
+    r.datagram_budget_yields.add(8 * k);
 }
 
 TEST(Metrics, total_and_snapshot_sum_the_reactors) {
@@ -83,11 +92,22 @@ TEST(Metrics, total_and_snapshot_sum_the_reactors) {
     EXPECT_EQ(t.loop_iterations, 600u);
     EXPECT_EQ(t.posted_queue_depth, 9u);
     EXPECT_EQ(t.timers, 30u);
+    EXPECT_EQ(t.datagrams_in, 18u);
+    EXPECT_EQ(t.datagram_bytes_in, 1800u);
+    EXPECT_EQ(t.datagrams_truncated, 6u);
+    EXPECT_EQ(t.datagrams_out, 12u);
+    EXPECT_EQ(t.datagram_bytes_out, 1200u);
+    EXPECT_EQ(t.datagram_send_dropped, 24u);
+    EXPECT_EQ(t.datagram_send_errors, 36u);
+    EXPECT_EQ(t.datagram_recv_errors, 42u);
+    EXPECT_EQ(t.datagram_budget_yields, 48u);
     const MetricsSnapshot s = m.snapshot();
     ASSERT_EQ(s.reactors.size(), 3u);
     EXPECT_EQ(s.reactors[1].bytes_in, 2000u);
     EXPECT_EQ(s.reactors[2].closed(CloseReason::limit), 3u);
     EXPECT_EQ(s.total.bytes_out, t.bytes_out);
+    EXPECT_EQ(s.reactors[0].datagram_send_errors, 6u);
+    EXPECT_EQ(s.reactors[2].datagrams_in, 9u);
 }
 
 // One writer thread per block (as reactors do) and a reader snapshotting meanwhile.
@@ -231,6 +251,18 @@ TEST(Metrics, prometheus_output_is_valid_text_format_with_right_sums) {
     EXPECT_EQ(values["pollux_connections_closed_total{reason=\"peer_closed\"}"], 2u);
     EXPECT_EQ(values["pollux_connections_closed_total{reason=\"server_stop\"}"], 0u);
     EXPECT_TRUE(values.contains("pollux_connections_closed_total{reactor=\"1\",reason=\"local_close\"}"));
+    // The datagram families (fill(): k = 4 and 7).
+    EXPECT_EQ(types["pollux_udp_datagrams_in_total"], "counter");
+    EXPECT_EQ(values["pollux_udp_datagrams_in_total{reactor=\"0\"}"], 12u);
+    EXPECT_EQ(values["pollux_udp_datagrams_in_total{}"], 33u);
+    EXPECT_EQ(values["pollux_udp_bytes_in_total{}"], 3300u);
+    EXPECT_EQ(values["pollux_udp_truncated_total{reactor=\"1\"}"], 7u);
+    EXPECT_EQ(values["pollux_udp_datagrams_out_total{}"], 22u);
+    EXPECT_EQ(values["pollux_udp_bytes_out_total{}"], 2200u);
+    EXPECT_EQ(values["pollux_udp_send_dropped_total{}"], 44u);
+    EXPECT_EQ(values["pollux_udp_send_errors_total{reactor=\"0\"}"], 24u);
+    EXPECT_EQ(values["pollux_udp_recv_errors_total{}"], 77u);
+    EXPECT_EQ(values["pollux_udp_budget_yields_total{reactor=\"1\"}"], 56u);
 
     // Every aggregate equals the sum of its per-reactor series.
     std::map<std::string, std::uint64_t> sums;
@@ -248,7 +280,7 @@ TEST(Metrics, prometheus_output_is_valid_text_format_with_right_sums) {
         ++aggregates;
         EXPECT_EQ(v, sums[key]) << key;
     }
-    EXPECT_EQ(aggregates, 9u + kCloseReasonCount);
+    EXPECT_EQ(aggregates, 18u + kCloseReasonCount);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -90,12 +91,13 @@ TEST(UdpServer, echo_via_reply_from_many_clients_returns_every_datagram_intact) 
         }
     }
     ASSERT_TRUE(server->stop().has_value());  // the out-counters move after sendto returns
-    const UdpServerStats st = server->stats();
+    const MetricValues st = server->metrics().total();
     EXPECT_EQ(st.datagrams_in, kClients * kRounds);
     EXPECT_EQ(st.datagrams_out, kClients * kRounds);
-    EXPECT_EQ(st.bytes_in, bytes);
-    EXPECT_EQ(st.bytes_out, bytes);
-    EXPECT_EQ(st.truncated + st.send_dropped + st.send_errors + st.recv_errors, 0u);
+    EXPECT_EQ(st.datagram_bytes_in, bytes);
+    EXPECT_EQ(st.datagram_bytes_out, bytes);
+    EXPECT_EQ(st.datagrams_truncated + st.datagram_send_dropped + st.datagram_send_errors + st.datagram_recv_errors,
+              0u);
 }
 
 TEST(UdpServer, datagrams_spread_over_every_reactor_and_one_flow_stays_on_one_reactor) {
@@ -127,9 +129,9 @@ TEST(UdpServer, datagrams_spread_over_every_reactor_and_one_flow_stays_on_one_re
     }
     std::uint64_t sum = 0;
     for (std::size_t i = 0; i < kReactors; ++i) {
-        EXPECT_GT(server->stats(i).datagrams_in, 0u) << "reactor " << i << " got nothing from " << kClients
-                                                     << " flows";
-        sum += server->stats(i).datagrams_in;
+        const std::uint64_t in = server->metrics().reactor(i).datagrams_in.load();
+        EXPECT_GT(in, 0u) << "reactor " << i << " got nothing from " << kClients << " flows";
+        sum += in;
     }
     EXPECT_EQ(sum, kClients * 3);
 }
@@ -174,8 +176,8 @@ TEST(UdpServer, oversize_datagram_reaches_callback_truncated_with_its_wire_size)
     EXPECT_EQ(seen[1].size, 512u);
     EXPECT_EQ(seen[1].full_size, 512u);
     EXPECT_FALSE(seen[1].truncated);
-    EXPECT_EQ(server->stats().truncated, 1u);
-    EXPECT_EQ(server->stats().datagrams_in, 2u);
+    EXPECT_EQ(server->metrics().total().datagrams_truncated, 1u);
+    EXPECT_EQ(server->metrics().total().datagrams_in, 2u);
 }
 
 TEST(UdpServer, zero_byte_datagram_is_delivered_and_can_be_answered) {
@@ -195,8 +197,8 @@ TEST(UdpServer, zero_byte_datagram_is_delivered_and_can_be_answered) {
     EXPECT_EQ(r->size, 0u);
     EXPECT_EQ(empties.load(), 1);
     ASSERT_TRUE(server->stop().has_value());  // the out-counters move after sendto returns
-    EXPECT_EQ(server->stats().datagrams_in, 1u);
-    EXPECT_EQ(server->stats().datagrams_out, 1u);
+    EXPECT_EQ(server->metrics().total().datagrams_in, 1u);
+    EXPECT_EQ(server->metrics().total().datagrams_out, 1u);
 }
 
 TEST(UdpServer, callback_runs_on_the_reactor_thread_that_owns_the_socket) {
@@ -329,13 +331,13 @@ TEST(UdpServer, a_burst_is_drained_in_budgeted_turns_in_arrival_order) {
         ASSERT_TRUE(c.send_to(std::as_bytes(std::span(&i, 1)), server->local_addr()).has_value());
     ASSERT_TRUE(server->start().has_value());
     const auto t0 = std::chrono::steady_clock::now();
-    while (server->stats().datagrams_in < kCount && std::chrono::steady_clock::now() - t0 < 5s)
+    while (server->metrics().total().datagrams_in < kCount && std::chrono::steady_clock::now() - t0 < 5s)
         std::this_thread::sleep_for(1ms);
     ASSERT_TRUE(server->stop().has_value());
     std::lock_guard lock(mutex);
     ASSERT_EQ(order.size(), kCount);
     for (std::uint32_t i = 0; i < kCount; ++i) EXPECT_EQ(order[i], i);
-    EXPECT_GE(server->stats().budget_yields, kCount / 4 - 1);  // re-posted, not looped
+    EXPECT_GE(server->metrics().total().datagram_budget_yields, kCount / 4 - 1);  // re-posted, not looped
 }
 
 TEST(UdpServer, runs_on_a_borrowed_pool_and_over_ipv6) {
@@ -388,6 +390,59 @@ TEST(UdpServer, steady_state_receive_and_reply_allocate_nothing_per_datagram) {
     }
     ASSERT_TRUE(server->stop().has_value());
     EXPECT_EQ(allocations.load(), 0) << "heap allocations over " << kMeasured << " datagrams";
+}
+
+// The value of the sample line `series` ("name{labels}" exactly as rendered), or nullopt.
+std::optional<std::uint64_t> sample(const std::string& text, const std::string& series) {
+    const std::string key = "\n" + series + " ";
+    const auto at = text.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    return std::stoull(text.substr(at + key.size()));
+}
+
+TEST(UdpServer, metrics_render_the_datagram_counters_in_prometheus_text_per_reactor_and_in_total) {
+    constexpr std::size_t kEchoes = 25;
+    std::atomic<std::size_t> calls{0};
+    auto server = started(
+        [&](UdpContext& ctx, std::span<const std::byte> bytes, bool truncated) {
+            if (calls.fetch_add(1) == 0) (void)ctx.send_to(bytes, SocketAddr::loopback_v6());  // wrong family
+            if (!truncated) (void)ctx.reply(bytes);
+        },
+        {.reactors = 2, .datagram_size = 100});
+    ASSERT_TRUE(server);
+    UdpSocket c = client(server->local_addr());
+    const std::array<std::byte, 40> small{};
+    const std::array<std::byte, 300> big{};
+    std::array<std::byte, 512> buf{};
+    for (std::size_t i = 0; i < kEchoes; ++i) {
+        ASSERT_TRUE(c.send_to(small, server->local_addr()).has_value());
+        ASSERT_TRUE(recv_within(c, buf).has_value()) << i;
+    }
+    ASSERT_TRUE(c.send_to(big, server->local_addr()).has_value());  // truncated to 100, not answered
+    const auto t0 = std::chrono::steady_clock::now();
+    while (server->metrics().total().datagrams_in < kEchoes + 1 && std::chrono::steady_clock::now() - t0 < 5s)
+        std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(server->stop().has_value());  // every count final
+
+    // One client flow: all on one reactor; which one depends on the reuseport hash.
+    const std::size_t r = server->metrics().reactor(0).datagrams_in.load() > 0 ? 0 : 1;
+    std::string text;
+    server->metrics().render_prometheus(text);
+    const std::string on = "{reactor=\"" + std::to_string(r) + "\"}";
+    const std::string off = "{reactor=\"" + std::to_string(1 - r) + "\"}";
+    EXPECT_NE(text.find("# TYPE pollux_udp_datagrams_in_total counter\n"), std::string::npos);
+    EXPECT_EQ(sample(text, "pollux_udp_datagrams_in_total" + on), kEchoes + 1) << text;
+    EXPECT_EQ(sample(text, "pollux_udp_datagrams_in_total" + off), 0u);
+    EXPECT_EQ(sample(text, "pollux_udp_datagrams_in_total"), kEchoes + 1);
+    EXPECT_EQ(sample(text, "pollux_udp_bytes_in_total"), kEchoes * small.size() + 100);
+    EXPECT_EQ(sample(text, "pollux_udp_truncated_total" + on), 1u);
+    EXPECT_EQ(sample(text, "pollux_udp_datagrams_out_total" + on), kEchoes);
+    EXPECT_EQ(sample(text, "pollux_udp_bytes_out_total"), kEchoes * small.size());
+    EXPECT_EQ(sample(text, "pollux_udp_send_errors_total" + on), 1u);  // the IPv6 destination
+    EXPECT_EQ(sample(text, "pollux_udp_send_dropped_total"), 0u);
+    EXPECT_EQ(sample(text, "pollux_udp_recv_errors_total"), 0u);
+    EXPECT_TRUE(sample(text, "pollux_udp_budget_yields_total").has_value());
+    EXPECT_EQ(sample(text, "pollux_connections_accepted_total"), 0u);  // no stream counters here
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 // Server metrics: one `ReactorMetrics` block per reactor, written by that reactor's
 // thread only, readable from any thread without locks; `Metrics` holds the blocks, sums
 // them and renders them in the Prometheus text exposition format (version 0.0.4).
-// `CloseReason`, the framework-wide reason a connection closed, lives here too.
+// `CloseReason`, the framework-wide reason a connection closed, lives here too. One
+// block type serves both kinds of server: stream servers (TcpServer, UnixServer,
+// TcpClient) write the connection and byte counters, UdpServer the datagram counters;
+// the other kind's series render as 0.
 //
 //     Metrics metrics(pool.size());
 //     // on reactor i:
@@ -28,6 +31,7 @@
 //   reactor (`reactor="0"`, ...) plus one aggregate series without the reactor label;
 //   closes carry a `reason` label. Sum across reactors with `sum(x{reactor!=""})`, or
 //   read the aggregate `x{reactor=""}` directly. `render_prometheus` appends to `out`.
+//   Datagram families are named `pollux_udp_*` (e.g. `pollux_udp_datagrams_in_total`).
 #pragma once
 
 #include <array>
@@ -95,6 +99,16 @@ struct MetricValues {
     std::uint64_t loop_iterations = 0;
     std::uint64_t posted_queue_depth = 0;    // gauge
     std::uint64_t timers = 0;                // gauge
+    // Datagram servers (UdpServer); zero for stream servers.
+    std::uint64_t datagrams_in = 0;           // delivered to the callback, truncated ones too
+    std::uint64_t datagram_bytes_in = 0;      // bytes delivered (after truncation)
+    std::uint64_t datagrams_truncated = 0;    // delivered cut: longer than the receive slot
+    std::uint64_t datagrams_out = 0;          // replies the kernel accepted
+    std::uint64_t datagram_bytes_out = 0;
+    std::uint64_t datagram_send_dropped = 0;  // send buffer full (WouldBlock): dropped
+    std::uint64_t datagram_send_errors = 0;   // any other send failure
+    std::uint64_t datagram_recv_errors = 0;   // receive errors other than WouldBlock
+    std::uint64_t datagram_budget_yields = 0; // turns that hit the event budget
 
     std::uint64_t closed(CloseReason r) const noexcept {
         return connections_closed[static_cast<std::size_t>(r)];
@@ -115,6 +129,15 @@ struct alignas(128) ReactorMetrics {
     Counter loop_iterations;
     Gauge posted_queue_depth;
     Gauge timers;
+    Counter datagrams_in;
+    Counter datagram_bytes_in;
+    Counter datagrams_truncated;
+    Counter datagrams_out;
+    Counter datagram_bytes_out;
+    Counter datagram_send_dropped;
+    Counter datagram_send_errors;
+    Counter datagram_recv_errors;
+    Counter datagram_budget_yields;
 
     void record_close(CloseReason r) noexcept { connections_closed[static_cast<std::size_t>(r)].add(); }
     MetricValues load() const noexcept;

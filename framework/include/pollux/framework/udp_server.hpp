@@ -33,7 +33,7 @@
 // Oversize datagrams are never hidden. A datagram longer than `datagram_size` is cut
 // by the kernel (the tail is lost); the callback receives the first `datagram_size`
 // bytes with `truncated == true`, `ctx.full_size()` tells the length it had on the wire,
-// and `stats().truncated` counts it. With the default 65536 no UDP datagram is ever cut
+// and `metrics()` counts it (`datagrams_truncated`). With the default 65536 no UDP datagram is ever cut
 // (the largest IPv4 / IPv6 payload is 65507 / 65527 bytes).
 //
 // The callback. Runs on the reactor thread that owns the socket (ctx.reactor()), never
@@ -50,6 +50,11 @@
 // a protocol that needs delivery retransmits. FIXME: replies could be gathered and sent
 // with one sendmmsg per batch (needs a copy into a preallocated send area).
 //
+// Metrics. `metrics()` has one block per reactor (metrics.hpp); the server writes its
+// datagram counters: datagrams_in, datagram_bytes_in, datagrams_truncated,
+// datagrams_out, datagram_bytes_out, datagram_send_dropped, datagram_send_errors,
+// datagram_recv_errors, datagram_budget_yields (Prometheus: pollux_udp_*_total).
+//
 // Allocation. Nothing is allocated per datagram in steady state: the slots are reused,
 // the context lives on the stack, replies are single syscalls, and the budget re-post
 // is a 16-byte task (inline in reactor::Task).
@@ -61,8 +66,8 @@
 // runs or is running, and the port is free. With a pool of its own, `stop` then stops
 // the pool. With a borrowed pool (`create(pool, ...)`), stop the server before the
 // pool. start/stop may be called from any thread except the pool's own loop threads
-// (they wait on those, so there they refuse); stats/local_addr from any thread. start
-// and stop each take effect once; a stopped server cannot be restarted. `stats` stays
+// (they wait on those, so there they refuse); metrics/local_addr from any thread. start
+// and stop each take effect once; a stopped server cannot be restarted. `metrics` stays
 // readable after stop.
 #pragma once
 
@@ -77,6 +82,7 @@
 
 #include "pollux/core/result.hpp"
 #include "pollux/framework/callbacks.hpp"  // DatagramCallback
+#include "pollux/framework/metrics.hpp"
 #include "pollux/net/socket_addr.hpp"
 #include "pollux/net/udp_socket.hpp"
 #include "pollux/reactor/reactor.hpp"
@@ -103,21 +109,6 @@ struct UdpServerOptions {
     std::size_t socket_recv_buffer = 0;
     // IPV6_V6ONLY for an IPv6 address (see net::UdpOptions); must be false for IPv4.
     bool only_v6 = false;
-};
-
-// Plain counter values of one reactor or of all. Each counter is monotonic.
-struct UdpServerStats {
-    std::uint64_t datagrams_in = 0;   // delivered to the callback (truncated ones too)
-    std::uint64_t bytes_in = 0;       // bytes delivered (after truncation)
-    std::uint64_t truncated = 0;      // delivered cut (see "Oversize datagrams")
-    std::uint64_t datagrams_out = 0;  // replies / send_to that the kernel accepted
-    std::uint64_t bytes_out = 0;
-    std::uint64_t send_dropped = 0;   // WouldBlock: dropped, never queued
-    std::uint64_t send_errors = 0;    // any other send failure
-    std::uint64_t recv_errors = 0;    // recv_many errors other than WouldBlock
-    std::uint64_t budget_yields = 0;  // turns that hit event_budget and re-posted
-
-    UdpServerStats& operator+=(const UdpServerStats& o) noexcept;
 };
 
 // What the callback gets besides the bytes: the sender, the reactor and the replies.
@@ -184,11 +175,13 @@ public:
     std::size_t reactor_count() const noexcept { return workers_.size(); }
     reactor::ReactorPool& pool() noexcept { return *pool_; }
 
-    // Counters of reactor i (< reactor_count()) or the sum over all. Any thread, no
-    // lock; values are read one by one, not at one instant. A reply can reach its peer
-    // before `datagrams_out` counts it; after stop() every count is final.
-    UdpServerStats stats(std::size_t i) const noexcept;
-    UdpServerStats stats() const noexcept;
+    // One metrics block per reactor (block i belongs to reactor i), written by that
+    // reactor: the datagram counters (see "Metrics"). Any thread may read it, e.g.
+    // `metrics().total().datagrams_in` or `metrics().render_prometheus(text)`; values
+    // are read one by one, not at one instant. A reply can reach its peer before
+    // `datagrams_out` counts it; after stop() every count is final.
+    Metrics& metrics() noexcept { return metrics_; }
+    const Metrics& metrics() const noexcept { return metrics_; }
 
 private:
     enum class State : int { created, running, stopped };
@@ -203,6 +196,7 @@ private:
     const UdpServerOptions options_;
     DatagramCallback callback_;                       // set before start, then read-only
     net::SocketAddr local_addr_;
+    Metrics metrics_;                                 // block i: written by reactor i only
     std::vector<std::shared_ptr<detail::UdpWorker>> workers_;  // worker i belongs to reactor i
     std::mutex lifecycle_mutex_;                      // serializes start/stop
     State state_ = State::created;                    // guarded by lifecycle_mutex_
