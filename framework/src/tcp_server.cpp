@@ -9,23 +9,17 @@
 
 #include "connection_host.hpp"
 #include "lambda_handler.hpp"
+#include "loop_metrics.hpp"
 
 namespace pollux::framework {
 
-namespace {
-constexpr std::chrono::milliseconds kMetricsPeriod{1000};
-}
-
 struct TcpServer::Impl {
-    explicit Impl(const ConnectionCallbacks& callbacks) : lambda(callbacks) {}
+    Impl(const ConnectionCallbacks& callbacks, reactor::ReactorPool& pool, Metrics& metrics)
+        : lambda(callbacks), loop_metrics(pool, metrics) {}
     LambdaHandler lambda;
     std::vector<std::unique_ptr<ConnectionHost>> hosts;
-    // Per reactor, touched by that reactor's thread only: what was already copied.
-    struct Seen {
-        std::uint64_t loop_iterations = 0;
-        std::uint64_t emfile_events = 0;
-    };
-    std::vector<Seen> seen;
+    LoopMetrics loop_metrics;
+    std::uint64_t emfile_seen = 0;  // reactor 0's thread: acceptor EMFILE events booked
 };
 
 Result<std::unique_ptr<TcpServer>> TcpServer::bind(const net::SocketAddr& addr, TcpServerOptions options) {
@@ -46,7 +40,6 @@ Result<std::unique_ptr<TcpServer>> TcpServer::bind(const net::SocketAddr& addr, 
         });
         server->impl_->hosts.push_back(std::move(host));
     }
-    server->impl_->seen.resize(p.size());
 
     TcpServer* s = server.get();
     p.on_stop([s](reactor::Reactor& r, reactor::ReactorPool::Clock::time_point deadline) {
@@ -75,7 +68,7 @@ TcpServer::TcpServer(TcpServerOptions options, std::unique_ptr<reactor::ReactorP
     : options_(std::move(options)),
       pool_(std::move(pool)),
       metrics_(pool_->size()),
-      impl_(std::make_unique<Impl>(callbacks_)) {}
+      impl_(std::make_unique<Impl>(callbacks_, *pool_, metrics_)) {}
 
 TcpServer::~TcpServer() { stop(); }
 
@@ -97,26 +90,28 @@ void TcpServer::accept_in_loop(reactor::Reactor& r, net::TcpStream stream) {
     }
 }
 
-void TcpServer::refresh_metrics_in_loop(std::size_t i) {
-    reactor::Reactor& r = pool_->reactor(i);
-    ReactorMetrics& m = metrics_.reactor(i);
-    Impl::Seen& seen = impl_->seen[i];
-    const std::uint64_t iterations = r.stats().loop_iterations;
-    m.loop_iterations.add(iterations - seen.loop_iterations);
-    seen.loop_iterations = iterations;
-    m.timers.set(r.timers_in_loop());
-    if (i == 0 && acceptor_ != nullptr) {  // the acceptor's total, booked on reactor 0
-        const std::uint64_t emfile = acceptor_->emfile_events();
-        m.emfile_events.add(emfile - seen.emfile_events);
-        seen.emfile_events = emfile;
-    }
+// After each LoopMetrics refresh on reactor i.
+void TcpServer::book_emfile_in_loop(std::size_t i) {
+    if (i != 0 || acceptor_ == nullptr) return;  // the acceptor's total, booked on reactor 0
+    const std::uint64_t emfile = acceptor_->emfile_events();
+    metrics_.reactor(0).emfile_events.add(emfile - impl_->emfile_seen);
+    impl_->emfile_seen = emfile;
+}
+
+Metrics& TcpServer::metrics() noexcept {
+    impl_->loop_metrics.sample_posted_depth();
+    return metrics_;
+}
+
+const Metrics& TcpServer::metrics() const noexcept {
+    impl_->loop_metrics.sample_posted_depth();  // a sampled gauge, like a cache
+    return metrics_;
 }
 
 Result<void> TcpServer::start() {
     if (started_ || stopped_) return std::unexpected(std::make_error_code(std::errc::operation_not_permitted));
-    for (std::size_t i = 0; i < pool_->size(); ++i) {  // before start: this thread is the loop thread
-        pool_->reactor(i).run_every_in_loop(kMetricsPeriod, [this, i] { refresh_metrics_in_loop(i); });
-    }
+    // Before start: this thread is every reactor's loop thread.
+    impl_->loop_metrics.start_timers([this](std::size_t i) { book_emfile_in_loop(i); });
     if (auto r = pool_->start(); !r) return r;
     started_ = true;
     return {};

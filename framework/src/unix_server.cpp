@@ -23,6 +23,7 @@
 
 #include "connection_host.hpp"
 #include "lambda_handler.hpp"
+#include "loop_metrics.hpp"
 #include "pollux/core/interest.hpp"
 
 namespace pollux::framework {
@@ -39,7 +40,8 @@ bool is_per_connection(const std::error_code& ec) noexcept {
 }  // namespace
 
 struct UnixServer::Impl final : reactor::EventHandler {
-    Impl(UnixServer& s, const ConnectionCallbacks& callbacks) : server(s), lambda(callbacks) {}
+    Impl(UnixServer& s, const ConnectionCallbacks& callbacks)
+        : server(s), lambda(callbacks), loop_metrics(*s.pool_, s.metrics_) {}
 
     void on_event(const Event&) override {
         if (!paused) accept_ready();
@@ -54,6 +56,7 @@ struct UnixServer::Impl final : reactor::EventHandler {
     UnixServer& server;
     LambdaHandler lambda;
     std::vector<std::unique_ptr<ConnectionHost>> hosts;
+    LoopMetrics loop_metrics;
     // Reactor 0's loop thread (the creating thread before start).
     net::UnixListener listener;
     reactor::RegistrationId registration{};
@@ -202,9 +205,20 @@ UnixServer::~UnixServer() { stop(); }
 
 Result<void> UnixServer::start() {
     if (started_ || stopped_) return std::unexpected(std::make_error_code(std::errc::operation_not_permitted));
+    impl_->loop_metrics.start_timers();  // before start: this thread is every loop thread
     if (auto r = pool_->start(); !r) return r;
     started_ = true;
     return {};
+}
+
+Metrics& UnixServer::metrics() noexcept {
+    impl_->loop_metrics.sample_posted_depth();
+    return metrics_;
+}
+
+const Metrics& UnixServer::metrics() const noexcept {
+    impl_->loop_metrics.sample_posted_depth();  // a sampled gauge, like a cache
+    return metrics_;
 }
 
 void UnixServer::stop(std::chrono::milliseconds grace) {

@@ -38,7 +38,9 @@
 //   connection accepted beyond it is closed at once and counted as rejected.
 // Metrics. `metrics()` holds one block per reactor, written by that reactor; read it
 //   from any thread (metrics.hpp). The acceptor's EMFILE events, loop iterations and
-//   timer counts are copied into the blocks about once a second.
+//   timer counts are copied into the blocks about once a second. posted_queue_depth is
+//   sampled (Reactor::posted_depth) by each metrics() call, on the calling thread: call
+//   metrics() again for a fresh value rather than keeping the reference.
 #pragma once
 
 #include <atomic>
@@ -79,8 +81,9 @@ public:
     // The bound address (with the kernel's port for port 0).
     const net::SocketAddr& local_addr() const noexcept { return acceptor_->local_addr(); }
     const TcpServerOptions& options() const noexcept { return options_; }
-    Metrics& metrics() noexcept { return metrics_; }
-    const Metrics& metrics() const noexcept { return metrics_; }
+    // Samples posted_queue_depth, then returns the blocks (see Metrics above).
+    Metrics& metrics() noexcept;
+    const Metrics& metrics() const noexcept;
     // Open connections over all reactors.
     std::size_t connections() const noexcept { return open_.load(std::memory_order_relaxed); }
     reactor::ReactorPool& pool() noexcept { return *pool_; }
@@ -90,12 +93,12 @@ private:
     TcpServer(TcpServerOptions options, std::unique_ptr<reactor::ReactorPool> pool);
 
     void accept_in_loop(reactor::Reactor& r, net::TcpStream stream);
-    void refresh_metrics_in_loop(std::size_t i);
+    void book_emfile_in_loop(std::size_t i);
 
     TcpServerOptions options_;
     std::unique_ptr<reactor::ReactorPool> pool_;
     Metrics metrics_;
-    std::unique_ptr<Impl> impl_;  // the hosts (one per reactor) and the lambda handler
+    std::unique_ptr<Impl> impl_;  // the hosts (one per reactor), the lambda handler, LoopMetrics
     std::unique_ptr<reactor::Acceptor> acceptor_;
     std::atomic<std::size_t> open_{0};
     bool started_ = false;

@@ -31,8 +31,9 @@
 // addresses (UnixSocketAddr::from_abstract_name) have no file; anyone in the network
 // namespace may connect to them.
 //
-// Life cycle, thread rules, max_connections, stop(grace): as TcpServer
-// (tcp_server.hpp). stop() never runs from a callback.
+// Life cycle, thread rules, max_connections, stop(grace), metrics (loop iterations and
+// timers copied once a second, posted_queue_depth sampled by each metrics() call): as
+// TcpServer (tcp_server.hpp). stop() never runs from a callback.
 #pragma once
 
 #include <atomic>
@@ -88,7 +89,9 @@ public:
     // ---- observation (any thread) ----
     const net::UnixSocketAddr& local_addr() const noexcept { return local_addr_; }
     const UnixServerOptions& options() const noexcept { return options_; }
-    Metrics& metrics() noexcept { return metrics_; }
+    // Samples posted_queue_depth, then returns the blocks (as TcpServer::metrics).
+    Metrics& metrics() noexcept;
+    const Metrics& metrics() const noexcept;
     std::size_t connections() const noexcept { return open_.load(std::memory_order_relaxed); }
     reactor::ReactorPool& pool() noexcept { return *pool_; }
 
@@ -100,7 +103,7 @@ private:
     std::unique_ptr<reactor::ReactorPool> pool_;
     Metrics metrics_;
     net::UnixSocketAddr local_addr_;
-    std::unique_ptr<Impl> impl_;  // hosts, lambda handler, the listener and its handler
+    std::unique_ptr<Impl> impl_;  // hosts, lambda handler, the listener and its handler, LoopMetrics
     std::atomic<std::size_t> open_{0};
     bool started_ = false;
     bool stopped_ = false;
