@@ -112,8 +112,33 @@ void ReactorPool::run_stop_hooks(Clock::time_point deadline) {
             for (auto& hook : hooks_) hook(*reactor, deadline);
         });
     }
-    while (counts_.total() != 0 && Clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    wait_for_drain(deadline);
+}
+
+namespace {
+// Re-check period for counts removed without connection_closed (not signalled).
+constexpr std::chrono::milliseconds kDrainRecheck{100};
+}  // namespace
+
+// The stopping thread. Sleeps until the connection counts reach 0 or `deadline`.
+void ReactorPool::wait_for_drain(Clock::time_point deadline) {
+    draining_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with connection_closed
+    std::unique_lock lock(drain_mutex_);
+    while (counts_.total() != 0) {
+        const auto now = Clock::now();
+        if (now >= deadline) break;
+        // The predicate is read under drain_mutex_, and a closer locks it before it
+        // notifies: a wake-up between the check and the sleep cannot be missed.
+        drain_cv_.wait_until(lock, std::min(deadline, now + kDrainRecheck));
+    }
+    draining_.store(false, std::memory_order_relaxed);
+}
+
+// A closer brought a reactor's count to 0 while stop() waits.
+void ReactorPool::wake_drain_waiter() noexcept {
+    { std::lock_guard lock(drain_mutex_); }
+    drain_cv_.notify_all();
 }
 
 void ReactorPool::on_stop(StopHook hook) {

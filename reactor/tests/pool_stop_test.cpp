@@ -1,6 +1,6 @@
 // reactor/tests/pool_stop_test.cpp — ReactorPool::stop: acceptors first, stop hooks on
-// each reactor with the deadline, the drain wait, then join; bounded in time and
-// leak-free with live connections and pending posts.
+// each reactor with the deadline, the drain wait (woken by the last close), then join;
+// bounded in time and leak-free with live connections and pending posts.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -116,6 +116,87 @@ TEST(PoolStop, a_reactor_that_drains_early_ends_the_wait_early) {
     const auto t0 = Clock::now();
     ASSERT_TRUE(pool->stop(5s));
     EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_EQ(pool->counts().total(), 0u);
+}
+
+// The drain wait sleeps on a condition variable that the last close wakes. A close
+// 20 ms into the wait must end stop() at once, not at the next 100 ms re-check (a lost
+// or missing wake-up shows as ~80 ms here). Best of three rounds: robust to noise.
+std::chrono::nanoseconds stop_latency_after_close(bool use_lease) {
+    auto pool = make_pool(2);
+    std::atomic<Clock::rep> closed_at{0};
+    std::optional<ConnectionLease> lease;
+    pool->counts().add(1);  // one live connection on reactor 1 (as an Acceptor counts it)
+    if (use_lease) lease.emplace(pool->adopt_connection(1));
+    pool->on_stop([&](Reactor& r, ReactorPool::Clock::time_point) {
+        if (r.index() != 1) return;
+        r.run_after_in_loop(20ms, [&] {
+            closed_at.store(Clock::now().time_since_epoch().count());
+            if (use_lease) {
+                lease->reset();
+            } else {
+                pool->connection_closed(1);
+            }
+        });
+    });
+    EXPECT_TRUE(pool->start());
+    EXPECT_TRUE(pool->stop(5s));
+    const auto returned = Clock::now();
+    EXPECT_EQ(pool->counts().total(), 0u);
+    EXPECT_NE(closed_at.load(), 0);  // the wait did not end before the close
+    return returned - Clock::time_point(Clock::duration(closed_at.load()));
+}
+
+TEST(PoolStop, the_last_connection_closed_wakes_the_drain_wait_at_once) {
+    std::chrono::nanoseconds best = 1h;
+    for (int round = 0; round < 3; ++round) best = std::min(best, stop_latency_after_close(false));
+    EXPECT_LT(best, 15ms);
+}
+
+TEST(PoolStop, dropping_the_last_adopted_lease_wakes_the_drain_wait_at_once) {
+    std::chrono::nanoseconds best = 1h;
+    for (int round = 0; round < 3; ++round) best = std::min(best, stop_latency_after_close(true));
+    EXPECT_LT(best, 15ms);
+}
+
+// A count removed behind the pool's back (counts().remove, as the Acceptor does for an
+// undelivered stream) is not signalled; the periodic re-check still sees it long before
+// the deadline.
+TEST(PoolStop, an_unsignalled_count_removal_is_seen_by_the_recheck_before_the_deadline) {
+    auto pool = make_pool(2);
+    pool->on_stop([&](Reactor& r, ReactorPool::Clock::time_point) {
+        if (r.index() == 1) r.run_after_in_loop(20ms, [&] { pool->counts().remove(1); });
+    });
+    ASSERT_TRUE(pool->start());
+    pool->counts().add(1);
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(pool->stop(5s));
+    EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_EQ(pool->counts().total(), 0u);
+}
+
+// Many closers on many threads at once: every decrement is seen, none strands the wait.
+TEST(PoolStop, concurrent_closes_from_many_threads_end_the_drain_wait) {
+    auto pool = make_pool(2);
+    constexpr int kThreads = 4, kPerThread = 250;
+    for (int i = 0; i < kThreads * kPerThread; ++i) pool->counts().add(static_cast<std::size_t>(i % 2));
+    std::atomic<bool> go{false};
+    pool->on_stop([&](Reactor& r, ReactorPool::Clock::time_point) {
+        if (r.index() == 0) go.store(true);
+    });
+    std::vector<std::thread> closers;
+    for (int t = 0; t < kThreads; ++t) {
+        closers.emplace_back([&, t] {
+            const auto until = Clock::now() + 10s;
+            while (!go.load() && Clock::now() < until) std::this_thread::yield();
+            for (int k = 0; k < kPerThread; ++k) pool->connection_closed(static_cast<std::size_t>((t + k) % 2));
+        });
+    }
+    ASSERT_TRUE(pool->start());
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(pool->stop(5s));
+    EXPECT_LT(Clock::now() - t0, 2s);
+    for (auto& c : closers) c.join();
     EXPECT_EQ(pool->counts().total(), 0u);
 }
 

@@ -28,9 +28,12 @@
 //        but not yet delivered are closed, never handed to on_connection;
 //     2. (only if the pool was started) posts one task per reactor that runs every
 //        `on_stop` hook there, on that reactor's thread, with the deadline; then, if
-//        any hook is registered, waits
-//        (sleeping 1 ms at a time) until every reactor is drained -- its live
-//        connection count (`connections(i)`) is 0 -- or the deadline passes;
+//        any hook is registered, blocks on a condition variable until every reactor
+//        is drained -- its live connection count (`connections(i)`) is 0 -- or the
+//        deadline passes. `connection_closed(i)` and the pool's leases wake the wait
+//        when they bring reactor i's count to 0; a count removed behind the pool's back
+//        (`counts().remove`, e.g. the Acceptor dropping an undelivered stream) is not
+//        signalled and is seen at the next wake-up or re-check (every 100 ms);
 //     3. stops every reactor (each first runs the tasks already posted to it, see
 //        Reactor::stop) and joins the threads.
 //
@@ -49,6 +52,7 @@
 #include <atomic>
 #include <chrono>
 #include <concepts>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -79,18 +83,24 @@ struct ReactorPoolOptions {
     ReactorOptions reactor{};
 };
 
+class ReactorPool;
+
 // Moves a connection's count with it: decrements ConnectionCounts[i] when dropped or
-// reset(). Get one from ReactorPool::adopt_connection(i), store it with the connection.
+// reset(). Get one from ReactorPool::adopt_connection(i), store it with the connection;
+// such a lease reports through ReactorPool::connection_closed (it wakes stop()'s drain
+// wait). A lease made directly on a ConnectionCounts only decrements the counter.
 class ConnectionLease {
 public:
     ConnectionLease() noexcept = default;
     ConnectionLease(ConnectionCounts& counts, std::size_t index) noexcept : counts_(&counts), index_(index) {}
     ConnectionLease(ConnectionLease&& other) noexcept
-        : counts_(std::exchange(other.counts_, nullptr)), index_(other.index_) {}
+        : counts_(std::exchange(other.counts_, nullptr)), pool_(std::exchange(other.pool_, nullptr)),
+          index_(other.index_) {}
     ConnectionLease& operator=(ConnectionLease&& other) noexcept {
         if (this != &other) {
             reset();
             counts_ = std::exchange(other.counts_, nullptr);
+            pool_ = std::exchange(other.pool_, nullptr);
             index_ = other.index_;
         }
         return *this;
@@ -100,14 +110,17 @@ public:
     ~ConnectionLease() { reset(); }
 
     // Reports the close now (idempotent).
-    void reset() noexcept {
-        if (counts_ != nullptr) std::exchange(counts_, nullptr)->remove(index_);
-    }
+    inline void reset() noexcept;
     bool active() const noexcept { return counts_ != nullptr; }
     std::size_t index() const noexcept { return index_; }
 
 private:
-    ConnectionCounts* counts_ = nullptr;
+    friend class ReactorPool;
+    ConnectionLease(ConnectionCounts& counts, ReactorPool& pool, std::size_t index) noexcept
+        : counts_(&counts), pool_(&pool), index_(index) {}
+
+    ConnectionCounts* counts_ = nullptr;  // non-null while active
+    ReactorPool* pool_ = nullptr;         // set for leases from adopt_connection
     std::size_t index_ = 0;
 };
 
@@ -174,11 +187,18 @@ public:
     ConnectionCounts& counts() noexcept { return counts_; }
     const ConnectionCounts& counts() const noexcept { return counts_; }
     std::size_t connections(std::size_t i) const noexcept { return counts_.get(i); }
-    // Reports that one connection handed to reactor i has closed.
-    void connection_closed(std::size_t i) noexcept { counts_.remove(i); }
+    // Reports that one connection handed to reactor i has closed. While stop() waits
+    // for the drain, the report that brings reactor i to 0 wakes it.
+    void connection_closed(std::size_t i) noexcept {
+        counts_.remove(i);
+        // Pairs with the fence in wait_for_drain: either this thread sees draining_ set,
+        // or the waiter's predicate sees this decrement (no lost wake-up).
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (draining_.load(std::memory_order_relaxed) && counts_.get(i) == 0) wake_drain_waiter();
+    }
     // Wraps that report in RAII: the returned lease calls connection_closed(i) when it
     // is dropped. Call once per handed-off connection, instead of connection_closed.
-    ConnectionLease adopt_connection(std::size_t i) noexcept { return ConnectionLease(counts_, i); }
+    ConnectionLease adopt_connection(std::size_t i) noexcept { return ConnectionLease(counts_, *this, i); }
 
 private:
     friend class Acceptor;
@@ -193,6 +213,8 @@ private:
 
     void stop_acceptors();
     void run_stop_hooks(Clock::time_point deadline);
+    void wait_for_drain(Clock::time_point deadline);
+    void wake_drain_waiter() noexcept;
 
     std::vector<std::unique_ptr<Reactor>> reactors_;
     ConnectionCounts counts_;                  // shared: atomics
@@ -204,6 +226,21 @@ private:
     std::mutex acceptors_mutex_;               // guards acceptors_ and the move to stopping
     std::vector<Acceptor*> acceptors_;
     Result<void> stop_result_;                 // guarded by stop_mutex_
+    // The drain wait of stop(): the stopping thread sleeps on drain_cv_; closers notify
+    // it only while draining_ is set (so closes outside stop() cost one fence and a load).
+    std::atomic<bool> draining_{false};        // set by the stopping thread
+    std::mutex drain_mutex_;
+    std::condition_variable drain_cv_;
 };
+
+inline void ConnectionLease::reset() noexcept {
+    if (counts_ == nullptr) return;
+    ConnectionCounts* counts = std::exchange(counts_, nullptr);
+    if (ReactorPool* pool = std::exchange(pool_, nullptr)) {
+        pool->connection_closed(index_);
+    } else {
+        counts->remove(index_);
+    }
+}
 
 }  // namespace pollux::reactor
