@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <random>
@@ -24,6 +26,11 @@
 #include "pollux/core/interest.hpp"
 
 namespace pollux::framework {
+
+namespace {
+// stop() from another thread: how often it checks that the loop still runs.
+constexpr std::chrono::milliseconds kStopProbe{50};
+}  // namespace
 
 struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_this<TcpClient::Impl> {
     enum class State : std::uint8_t { idle, connecting, backoff, connected, stopped };
@@ -43,6 +50,7 @@ struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_th
     void connect_in_loop();
     void disconnect_in_loop();
     void stop_in_loop();
+    void stop_detached();
     void attempt();
     void on_event(const Event& ev) override;
     void on_connect_timeout();
@@ -234,6 +242,34 @@ void TcpClient::Impl::stop_in_loop() {
     reactor.defer_in_loop([self = shared_from_this()] {});
 }
 
+// The loop has exited and this thread does not own the reactor (it did not join it), so
+// nothing here may touch the reactor: its owner may be tearing down its own
+// registrations right now. The loop's last writes happen-before this call (the failed
+// post read the reactor's `finished` state with acquire). What a client leaves in a dead
+// reactor is inert: the loop never dispatches or fires again, so the table slot of an
+// attempt and the timer tasks (which capture `this` but only run on the loop) may
+// outlive the state; ~Reactor destroys the timer tasks without running them. An open
+// connection is different: closing it runs Connection's in-loop teardown (deregister,
+// timers, on_close) on the reactor, which is not ours to touch. That is the one case
+// the client cannot handle, and it stops the process with a message instead of leaking
+// or racing (see "Lifetime" in tcp_client.hpp).
+void TcpClient::Impl::stop_detached() {
+    if (stopped.load(std::memory_order_acquire)) return;  // stop_in_loop already ran
+    if (host.size_in_loop() != 0) {
+        std::fputs(
+            "pollux: TcpClient destroyed/stopped with an open connection after its reactor exited, "
+            "on a thread that did not join the reactor; stop or destroy it while the reactor runs "
+            "or on the thread that joined it (tcp_client.hpp, Lifetime)\n",
+            stderr);
+        std::abort();
+    }
+    state = State::stopped;
+    stopped.store(true, std::memory_order_release);
+    connecting = net::TcpStream();  // closing the fd removes it from the dead epoll set
+    timer = {};
+    set_ref({});
+}
+
 // ---- TcpClient ----
 
 Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::Reactor& reactor, const net::SocketAddr& addr,
@@ -283,7 +319,6 @@ void TcpClient::stop() {
         impl_->stop_in_loop();
         return;
     }
-    // A task destroyed unrun (the loop exited meanwhile) breaks the promise: wait returns.
     std::promise<void> done;
     std::future<void> finished = done.get_future();
     auto task = [impl = impl_, p = std::move(done)]() mutable {
@@ -291,13 +326,15 @@ void TcpClient::stop() {
         p.set_value();
     };
     if (impl_->reactor.post(std::move(task))) {
-        finished.wait();
-        return;
+        // Normally the task runs. A post racing with the loop's exit can be accepted and
+        // never run (Reactor::post): then a refused probe post says the loop is gone,
+        // and the task (holding its own reference to the state) dies with the reactor.
+        while (finished.wait_for(kStopProbe) == std::future_status::timeout) {
+            if (!impl_->reactor.post([] {})) break;
+        }
+        if (finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return;
     }
-    // FIXME: the loop has exited and this thread did not join it, so nothing may touch
-    // the connections. Leak the state rather than race (documented: destroy the client
-    // while the reactor runs, or on the joining thread).
-    if (!impl_->stopped.load(std::memory_order_acquire)) new std::shared_ptr<Impl>(impl_);
+    impl_->stop_detached();  // the loop has exited; the last owner of impl_ frees it
 }
 
 ConnectionRef TcpClient::connection() const {

@@ -1,9 +1,11 @@
 // TcpClient: connect, echo through the handler API, connect errors with capped
-// exponential backoff, connect timeout, reconnect, disconnect and stop.
+// exponential backoff, connect timeout, reconnect, disconnect and stop, and destruction
+// after the reactor's loop has exited.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -403,4 +405,103 @@ TEST(TcpClient, create_on_a_pool_checks_the_reactor_index) {
     EXPECT_EQ(TcpClient::create(*pool, closed_port(), {}, 1).error(), std::errc::invalid_argument);
     auto client = TcpClient::create(*pool, closed_port(), {}, 0).value();
     EXPECT_EQ(&client->reactor(), &pool->reactor(0));
+}
+
+// ---- Destroyed after the reactor's loop exited, on a thread that did not join it ----
+
+namespace {
+
+// Stops `reactor` and waits (bounded) until its loop has exited: a post is refused.
+bool stop_and_wait_for_exit(reactor::Reactor& reactor) {
+    reactor.stop();
+    return eventually([&] { return !reactor.post([] {}); }, 10s);
+}
+
+}  // namespace
+
+TEST(TcpClient, destroyed_in_backoff_after_the_loop_exited_on_another_thread_frees_its_state) {
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.initial_backoff = 60s;  // a timer pending in the reactor when the loop exits
+    auto client = TcpClient::create(*reactor, closed_port(), opts).value();
+    auto token = std::make_shared<int>(0);  // held by a callback, i.e. by the client's state
+    std::atomic<int> errors{0};
+    client->on_connect_error([&errors, token](const ConnectError&) { ++errors; });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return errors.load() == 1; }));
+    ASSERT_TRUE(stop_and_wait_for_exit(*reactor));
+
+    std::thread([&] { client.reset(); }).join();  // not the reactor's owner
+    EXPECT_EQ(token.use_count(), 1);              // the state and its callbacks are gone
+    EXPECT_EQ(errors.load(), 1);
+    ASSERT_TRUE(reactor->join());
+    reactor.reset();  // drops the dead timer unrun (ASan: it never touches the freed state)
+}
+
+TEST(TcpClient, destroyed_while_connecting_after_the_loop_exited_on_another_thread_frees_its_state) {
+    // A full backlog: the attempt stays in flight (see connect_to_a_listener_with_a_full_backlog_times_out).
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0), 0).value();
+    const auto addr = listener.local_addr().value();
+    std::vector<net::TcpStream> fillers;
+    for (int i = 0; i < 3; ++i) fillers.push_back(net::TcpStream::connect(addr).value());
+    std::this_thread::sleep_for(50ms);
+
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.connect_timeout = 60s;
+    auto client = TcpClient::create(*reactor, addr, opts).value();
+    auto token = std::make_shared<int>(0);
+    std::atomic<int> events{0};
+    client->on_connect_error([&events, token](const ConnectError&) { ++events; });
+    client->on_open([&events, token](Connection&) { ++events; });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return client->attempts() == 1; }));
+    // The task that counted the attempt also registered it; a later post from this
+    // thread runs after it (per-producer FIFO).
+    std::atomic<bool> ran{false};
+    ASSERT_TRUE(reactor->post([&ran] { ran = true; }));
+    ASSERT_TRUE(eventually([&] { return ran.load(); }));
+    ASSERT_TRUE(stop_and_wait_for_exit(*reactor));
+
+    std::thread([&] { client.reset(); }).join();
+    EXPECT_EQ(token.use_count(), 1);
+    EXPECT_EQ(events.load(), 0);
+    ASSERT_TRUE(reactor->join());
+    reactor.reset();
+}
+
+TEST(TcpClient, destroyed_after_the_loop_exited_on_the_joining_thread_closes_the_connection) {
+    auto server = echo_server();
+    auto reactor = started_reactor();
+    auto client = TcpClient::create(*reactor, server->local_addr()).value();
+    CloseLog closes;
+    std::atomic<bool> open{false};
+    client->on_open([&](Connection&) { open = true; });
+    client->on_close([&](Connection&, CloseReason r) { closes.add(r); });
+    client->connect();
+    ASSERT_TRUE(eventually([&] { return open.load(); }));
+    reactor->stop();
+    ASSERT_TRUE(reactor->join());  // this thread owns the reactor now
+    client.reset();                // inline: on_close runs here
+    EXPECT_EQ(closes.reasons(), std::vector{CloseReason::local_close});
+    EXPECT_TRUE(eventually([&] { return server->connections() == 0; }));
+}
+
+// The one misuse with no correct answer (tcp_client.hpp, Lifetime): an open connection,
+// an exited loop, a thread that does not own the reactor. It aborts with a message.
+TEST(TcpClientDeathTest, destroyed_with_an_open_connection_after_the_loop_exited_on_another_thread_aborts) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_DEATH(
+        {
+            auto server = echo_server();
+            auto reactor = started_reactor();
+            auto client = TcpClient::create(*reactor, server->local_addr()).value();
+            std::atomic<bool> open{false};
+            client->on_open([&](Connection&) { open = true; });
+            client->connect();
+            if (!eventually([&] { return open.load(); })) return;
+            if (!stop_and_wait_for_exit(*reactor)) return;
+            std::thread([&] { client.reset(); }).join();
+        },
+        "open connection after its reactor exited");
 }

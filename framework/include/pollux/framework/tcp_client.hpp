@@ -45,10 +45,20 @@
 //                 CloseReason::local_close). When stop() returns, no callback of this
 //                 client runs any more. Blocks until the reactor has done it (inline on
 //                 the reactor thread). The destructor calls it.
-// Lifetime. Destroy the client while its reactor runs (any thread, even inside one of
-//   the client's own callbacks), before the reactor starts on the thread that created
-//   it, or on the thread that joined it -- stop() from any other thread of an unstarted
-//   reactor would wait for a loop that never runs. The reactor must outlive the client.
+// Lifetime. The reactor must outlive the client. Destroy (or stop()) the client
+//   * while its reactor runs: any thread, even inside one of the client's own callbacks;
+//   * before the reactor starts: on the thread that created the reactor (from any other
+//     thread stop() would wait for a loop that never runs);
+//   * after the reactor's loop has exited: on the thread that joined it (or ran it) --
+//     or on any other thread if the client has no open connection (idle, connecting or
+//     in backoff): its state is then freed without touching the reactor, whose dead
+//     loop never runs the attempt's registration or timers again.
+//   The one case with no correct answer: the loop has exited, the client still has an
+//   open connection, and the thread is not the reactor's owner. Closing a connection is
+//   loop work on a reactor that now belongs to its joiner, so doing it would race and
+//   skipping it would leak: the process aborts with a message instead (a usage error,
+//   like destroying a joinable std::thread). Stop the client before stopping its
+//   reactor, or destroy it on the joining thread.
 //   ConnectionRefs from this client must not be used after it is destroyed.
 // Metrics. One block: connections_accepted counts established connections, the rest
 //   as for servers (metrics.hpp).
