@@ -2,7 +2,9 @@
 #include "pollux/framework/udp_server.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
+#include <cstring>
 #include <utility>
 
 #include "pollux/framework/metrics.hpp"
@@ -13,12 +15,14 @@ namespace pollux::framework {
 namespace {
 
 constexpr std::size_t kMaxDatagramSize = 65536;
+constexpr std::size_t kMaxSendArea = std::size_t{64} << 20;
 
 Result<void> validate(const UdpServerOptions& o) {
     if (o.reactors && *o.reactors == 0) return error(std::errc::invalid_argument);
     if (o.batch == 0 || o.batch > net::UdpSocket::kMaxBatch) return error(std::errc::invalid_argument);
     if (o.datagram_size == 0 || o.datagram_size > kMaxDatagramSize) return error(std::errc::invalid_argument);
     if (o.event_budget == 0) return error(std::errc::invalid_argument);
+    if (o.send_area > kMaxSendArea) return error(std::errc::invalid_argument);
     return {};
 }
 
@@ -39,7 +43,9 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
           batch(o.batch),
           event_budget(o.event_budget),
           storage(std::make_unique_for_overwrite<std::byte[]>(o.batch * o.datagram_size)),
-          slots(o.batch) {
+          slots(o.batch),
+          send_area(std::make_unique_for_overwrite<std::byte[]>(o.send_area)),
+          send_area_size(o.send_area) {
         for (std::size_t i = 0; i < batch; ++i) slots[i].buf = {storage.get() + i * o.datagram_size, o.datagram_size};
     }
 
@@ -60,6 +66,7 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
             }
             budget -= *got;
             for (std::size_t i = 0; i < *got; ++i) deliver(slots[i]);
+            flush();  // the batch's replies: one sendmmsg
         }
         metrics.datagram_budget_yields.add();
         if (!resume_posted) {
@@ -80,6 +87,62 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
         callback(ctx, std::span<const std::byte>(slot.buf.data(), m.size), m.truncated);
     }
 
+    // A reply or send_to from the callback: queued into the send area (sent by the
+    // flush at the end of the batch), or sent at once when it cannot be queued.
+    Result<void> send(std::span<const std::byte> bytes, const net::SocketAddr& to) {
+        if (send_area_size == 0 || bytes.size() > send_area_size) {
+            flush();  // keeps the order of everything this batch sent so far
+            return send_now(bytes, to);
+        }
+        if (pending == send_slots.size() || send_area_size - send_used < bytes.size()) flush();
+        std::byte* at = send_area.get() + send_used;
+        if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());
+        send_used += bytes.size();
+        send_addrs[pending] = to;
+        send_slots[pending] = {std::span<const std::byte>(at, bytes.size()), &send_addrs[pending]};
+        ++pending;
+        return {};
+    }
+
+    // One sendto. WouldBlock: dropped; any other failure: an error. Both returned.
+    Result<void> send_now(std::span<const std::byte> bytes, const net::SocketAddr& to) {
+        auto r = socket.send_to(bytes, to);
+        if (r) {
+            metrics.datagrams_out.add();
+            metrics.datagram_bytes_out.add(*r);
+            return {};
+        }
+        if (is_would_block(r.error())) {
+            metrics.datagram_send_dropped.add();
+        } else {
+            metrics.datagram_send_errors.add();
+        }
+        return std::unexpected(r.error());
+    }
+
+    // Sends the queued replies in order with sendmmsg. A datagram that fails is counted
+    // in send_errors and skipped; WouldBlock (send buffer full) drops the rest, counted
+    // in send_dropped. Nothing is retried and the area is empty afterwards.
+    void flush() {
+        std::size_t i = 0;
+        while (i < pending) {
+            auto sent = socket.send_many(std::span<const net::SendSlot>(send_slots).subspan(i, pending - i));
+            if (sent && *sent > 0) {
+                metrics.datagrams_out.add(*sent);
+                for (std::size_t k = i; k < i + *sent; ++k) metrics.datagram_bytes_out.add(send_slots[k].buf.size());
+                i += *sent;
+            } else if (sent || is_would_block(sent.error())) {
+                metrics.datagram_send_dropped.add(pending - i);
+                break;
+            } else {
+                metrics.datagram_send_errors.add();  // slot i failed (EMSGSIZE, EAFNOSUPPORT, ...)
+                ++i;
+            }
+        }
+        pending = 0;
+        send_used = 0;
+    }
+
     Result<void> start_in_loop() {
         assert(reactor.is_in_loop_thread());
         auto r = reactor.register_in_loop(socket, Interest::READABLE, *this);
@@ -90,6 +153,7 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
 
     void stop_in_loop() {
         assert(reactor.is_in_loop_thread());
+        flush();  // nothing is pending between batches; kept for safety
         stopped = true;
         if (id) (void)reactor.deregister_in_loop(socket, *id);
         id.reset();
@@ -110,6 +174,13 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
     const std::size_t event_budget;
     std::unique_ptr<std::byte[]> storage;  // batch x datagram_size, reused forever
     std::vector<net::RecvSlot> slots;
+    // The send area: replies of the current batch, copied (bytes and destination).
+    std::unique_ptr<std::byte[]> send_area;  // send_area_size bytes, reused forever
+    const std::size_t send_area_size;
+    std::size_t send_used = 0;  // bytes of send_area taken by the pending replies
+    std::size_t pending = 0;    // replies queued in send_slots[0..pending)
+    std::array<net::SendSlot, net::UdpSocket::kMaxBatch> send_slots{};
+    std::array<net::SocketAddr, net::UdpSocket::kMaxBatch> send_addrs{};
     std::optional<reactor::RegistrationId> id;
     bool stopped = false;
     bool resume_posted = false;
@@ -118,18 +189,7 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
 }  // namespace detail
 
 Result<void> UdpContext::send_to(std::span<const std::byte> bytes, const net::SocketAddr& to) const {
-    auto r = worker_.socket.send_to(bytes, to);
-    if (r) {
-        worker_.metrics.datagrams_out.add();
-        worker_.metrics.datagram_bytes_out.add(*r);
-        return {};
-    }
-    if (is_would_block(r.error())) {
-        worker_.metrics.datagram_send_dropped.add();
-    } else {
-        worker_.metrics.datagram_send_errors.add();
-    }
-    return std::unexpected(r.error());
+    return worker_.send(bytes, to);
 }
 
 UdpServer::UdpServer(std::unique_ptr<reactor::ReactorPool> own_pool, reactor::ReactorPool& pool,

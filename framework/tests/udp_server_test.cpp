@@ -298,6 +298,8 @@ TEST(UdpServer, bad_options_and_misuse_are_rejected) {
               std::errc::invalid_argument);
     EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .datagram_size = 0}).error(), std::errc::invalid_argument);
     EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .event_budget = 0}).error(), std::errc::invalid_argument);
+    EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .send_area = (std::size_t{64} << 20) + 1}).error(),
+              std::errc::invalid_argument);
 
     auto s = UdpServer::create(addr, {.reactors = 1});
     ASSERT_TRUE(s.has_value());
@@ -361,6 +363,163 @@ TEST(UdpServer, runs_on_a_borrowed_pool_and_over_ipv6) {
     ASSERT_TRUE((*s)->stop().has_value());
     EXPECT_TRUE((*pool)->is_running());  // a borrowed pool is left running
     ASSERT_TRUE((*pool)->stop().has_value());
+}
+
+// A server on 1 reactor whose socket already holds `count` datagrams (4-byte sequence
+// numbers) when start() runs, so the first recv_many batches find them together.
+std::unique_ptr<UdpServer> started_with_queued(DatagramCallback cb, UdpServerOptions o, const UdpSocket& c,
+                                               std::uint32_t count) {
+    auto s = UdpServer::create(SocketAddr::loopback_v4(), std::move(o));
+    EXPECT_TRUE(s.has_value()) << s.error().message();
+    if (!s) return nullptr;
+    EXPECT_TRUE((*s)->on_datagram(std::move(cb)).has_value());
+    for (std::uint32_t i = 0; i < count; ++i)
+        EXPECT_TRUE(c.send_to(std::as_bytes(std::span(&i, 1)), (*s)->local_addr()).has_value());
+    EXPECT_TRUE((*s)->start().has_value());
+    return std::move(*s);
+}
+
+std::uint32_t u32_at(std::span<const std::byte> b, std::size_t off = 0) {
+    std::uint32_t v = 0;
+    if (b.size() >= off + sizeof v) std::memcpy(&v, b.data() + off, sizeof v);
+    return v;
+}
+
+TEST(UdpServer, replies_of_one_batch_leave_together_after_its_last_callback) {
+    constexpr std::uint32_t kDatagrams = 6;
+    UdpSocket c = client(SocketAddr::loopback_v4());
+    std::atomic<int> seen_early{0}, calls{0};
+    auto server = started_with_queued(
+        [&](UdpContext& ctx, std::span<const std::byte> bytes, bool) {
+            // Loopback delivers a sent datagram before sendto returns: had an earlier
+            // reply of this batch gone out, the client could peek it now.
+            std::array<std::byte, 16> peek{};
+            if (calls.fetch_add(1) > 0 && c.peek_from(peek).has_value()) seen_early.fetch_add(1);
+            (void)ctx.reply(bytes);
+        },
+        {.reactors = 1, .batch = 16}, c, kDatagrams);
+    ASSERT_TRUE(server);
+    std::array<std::byte, 16> buf{};
+    for (std::uint32_t i = 0; i < kDatagrams; ++i) {
+        auto r = recv_within(c, buf);
+        ASSERT_TRUE(r.has_value()) << i;
+        EXPECT_EQ(u32_at(buf), i);
+    }
+    ASSERT_TRUE(server->stop().has_value());
+    EXPECT_EQ(calls.load(), static_cast<int>(kDatagrams));
+    EXPECT_EQ(seen_early.load(), 0) << "a reply left before the end of its batch";
+    EXPECT_EQ(server->metrics().total().datagrams_out, kDatagrams);
+}
+
+TEST(UdpServer, several_replies_per_datagram_arrive_in_call_order_even_past_64_per_batch) {
+    constexpr std::uint32_t kDatagrams = 16, kRepliesEach = 10;  // 160 replies per batch: early flushes
+    UdpSocket c = client(SocketAddr::loopback_v4());
+    ASSERT_TRUE(c.set_recv_buffer_size(1 << 20).has_value());
+    auto server = started_with_queued(
+        [](UdpContext& ctx, std::span<const std::byte> bytes, bool) {
+            for (std::uint32_t k = 0; k < kRepliesEach; ++k) {
+                const std::array<std::uint32_t, 2> reply{u32_at(bytes), k};
+                EXPECT_TRUE(ctx.reply(std::as_bytes(std::span(reply))).has_value());  // queued: success
+            }
+        },
+        {.reactors = 1, .batch = 16}, c, kDatagrams);
+    ASSERT_TRUE(server);
+    std::array<std::byte, 64> buf{};
+    for (std::uint32_t i = 0; i < kDatagrams; ++i) {
+        for (std::uint32_t k = 0; k < kRepliesEach; ++k) {
+            auto r = recv_within(c, buf);
+            ASSERT_TRUE(r.has_value()) << "datagram " << i << " reply " << k << ": " << r.error().message();
+            ASSERT_EQ(r->size, 8u);
+            ASSERT_EQ(u32_at(buf, 0), i) << "reply " << k;
+            ASSERT_EQ(u32_at(buf, 4), k) << "datagram " << i;
+        }
+    }
+    ASSERT_TRUE(server->stop().has_value());
+    const MetricValues m = server->metrics().total();
+    EXPECT_EQ(m.datagrams_out, kDatagrams * kRepliesEach);
+    EXPECT_EQ(m.datagram_bytes_out, kDatagrams * kRepliesEach * 8);
+    EXPECT_EQ(m.datagram_send_errors + m.datagram_send_dropped, 0u);
+}
+
+TEST(UdpServer, a_queued_reply_that_the_kernel_refuses_is_counted_and_skipped_and_the_rest_go_out) {
+    constexpr std::uint32_t kDatagrams = 12;
+    std::atomic<int> queued_ok{0};
+    UdpSocket c = client(SocketAddr::loopback_v4());
+    auto server = started_with_queued(
+        [&](UdpContext& ctx, std::span<const std::byte> bytes, bool) {
+            // An IPv6 destination on an IPv4 socket: refused by the kernel at the flush.
+            if (ctx.send_to(bytes, SocketAddr::loopback_v6(9)).has_value()) queued_ok.fetch_add(1);
+            (void)ctx.reply(bytes);
+        },
+        {.reactors = 1}, c, kDatagrams);
+    ASSERT_TRUE(server);
+    std::array<std::byte, 16> buf{};
+    for (std::uint32_t i = 0; i < kDatagrams; ++i) {
+        auto r = recv_within(c, buf);
+        ASSERT_TRUE(r.has_value()) << i << ": " << r.error().message();
+        EXPECT_EQ(u32_at(buf), i);
+    }
+    ASSERT_TRUE(server->stop().has_value());
+    EXPECT_EQ(queued_ok.load(), static_cast<int>(kDatagrams));  // queued: the error is not returned
+    const MetricValues m = server->metrics().total();
+    EXPECT_EQ(m.datagram_send_errors, kDatagrams);
+    EXPECT_EQ(m.datagrams_out, kDatagrams);
+    EXPECT_EQ(m.datagram_send_dropped, 0u);
+}
+
+TEST(UdpServer, a_reply_larger_than_the_send_area_is_sent_at_once_in_order_and_returns_its_result) {
+    std::atomic<int> big_ok{0}, huge_refused{0};
+    UdpSocket c = client(SocketAddr::loopback_v4());
+    auto server = started(
+        [&](UdpContext& ctx, std::span<const std::byte>, bool) {
+            std::array<std::byte, 200> big{};
+            big.fill(std::byte{'B'});
+            static const std::vector<std::byte> huge(70000);  // more than any UDP payload
+            (void)ctx.reply(std::as_bytes(std::span("A", 1)));
+            if (ctx.reply(big).has_value()) big_ok.fetch_add(1);  // direct: flushes "A" first
+            (void)ctx.reply(std::as_bytes(std::span("C", 1)));
+            if (ctx.reply(huge).error() == std::errc::message_size) huge_refused.fetch_add(1);
+        },
+        {.reactors = 1, .send_area = 64});
+    ASSERT_TRUE(server);
+    ASSERT_TRUE(c.send_to(std::as_bytes(std::span("x", 1)), server->local_addr()).has_value());
+    std::array<std::byte, 512> buf{};
+    auto a = recv_within(c, buf);
+    ASSERT_TRUE(a.has_value());
+    EXPECT_EQ(a->size, 1u);
+    EXPECT_EQ(buf[0], std::byte{'A'});
+    auto b = recv_within(c, buf);
+    ASSERT_TRUE(b.has_value());
+    EXPECT_EQ(b->size, 200u);
+    EXPECT_EQ(buf[0], std::byte{'B'});
+    auto cc = recv_within(c, buf);
+    ASSERT_TRUE(cc.has_value());
+    EXPECT_EQ(cc->size, 1u);
+    EXPECT_EQ(buf[0], std::byte{'C'});
+    ASSERT_TRUE(server->stop().has_value());
+    EXPECT_EQ(big_ok.load(), 1);
+    EXPECT_EQ(huge_refused.load(), 1);
+    EXPECT_EQ(server->metrics().total().datagrams_out, 3u);
+    EXPECT_EQ(server->metrics().total().datagram_send_errors, 1u);
+}
+
+TEST(UdpServer, with_send_area_zero_every_reply_is_sent_at_once_and_returns_the_send_error) {
+    std::atomic<int> refused{0};
+    auto server = started(
+        [&](UdpContext& ctx, std::span<const std::byte> bytes, bool) {
+            if (!ctx.send_to(bytes, SocketAddr::loopback_v6(9)).has_value()) refused.fetch_add(1);
+            (void)ctx.reply(bytes);
+        },
+        {.reactors = 1, .send_area = 0});
+    ASSERT_TRUE(server);
+    UdpSocket c = client(server->local_addr());
+    std::array<std::byte, 16> buf{};
+    ASSERT_TRUE(c.send_to(std::as_bytes(std::span("q", 1)), server->local_addr()).has_value());
+    ASSERT_TRUE(recv_within(c, buf).has_value());
+    ASSERT_TRUE(server->stop().has_value());
+    EXPECT_EQ(refused.load(), 1);
+    EXPECT_EQ(server->metrics().total().datagram_send_errors, 1u);
+    EXPECT_EQ(server->metrics().total().datagrams_out, 1u);
 }
 
 TEST(UdpServer, steady_state_receive_and_reply_allocate_nothing_per_datagram) {

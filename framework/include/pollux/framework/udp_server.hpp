@@ -22,10 +22,12 @@
 //
 //     datagram -> kernel reuseport hash -> socket i -> reactor i: recv_many (batch)
 //              -> on_datagram(ctx, bytes, truncated) per datagram, in arrival order
+//                   (ctx.reply copies into the send area)
+//              -> send_many (one sendmmsg for the batch's replies)
 //
 // Receiving. Each reactor owns `batch` receive slots of `datagram_size` bytes,
 // allocated once by `create` and reused for every batch (defaults: 16 x 64 KiB =
-// 1 MiB per reactor). A readable event drains the socket with recv_many until
+// 1 MiB per reactor), and a send area of `send_area` bytes (64 KiB). A readable event drains the socket with recv_many until
 // WouldBlock, but at most `event_budget` datagrams per turn; past that the server
 // posts itself a task to continue, so a flood on one socket cannot starve the
 // reactor's other registrations, timers and tasks.
@@ -43,21 +45,31 @@
 // callback must not block and must not call start()/stop(). Set it before start().
 //
 // Replies. `ctx.reply(bytes)` sends one datagram to the sender (`ctx.send_to` to any
-// address) from the same socket, immediately, with one sendto(MSG_NOSIGNAL). It never
-// blocks and never queues: when the socket's send buffer is full (WouldBlock) the
-// datagram is dropped, counted in `send_dropped`, and WouldBlock is returned; any other
-// failure (EMSGSIZE, ...) is counted in `send_errors` and returned. UDP is lossy anyway;
-// a protocol that needs delivery retransmits. FIXME: replies could be gathered and sent
-// with one sendmmsg per batch (needs a copy into a preallocated send area).
+// address) from the same socket. Replies are gathered per batch: the bytes and the
+// destination are copied into the reactor's send area (`send_area` bytes, allocated
+// once), and after the callback has run for every datagram of one recv_many batch the
+// worker sends them all with sendmmsg (one syscall for up to 64). Order is kept: the
+// datagrams leave in the order of the calls. A queued reply returns success: its fate
+// is only known at the flush, and is counted there, never returned. A reply larger
+// than the whole area, or any reply with `send_area == 0`, is sent at once with one
+// sendto (after flushing what is queued, so the order still holds) and returns that
+// send's result. A full area (bytes, or 64 datagrams) is flushed early, mid-batch.
+// Nothing ever blocks or waits: when the socket's send buffer is full (WouldBlock) the
+// datagrams that did not fit are dropped and counted in `datagram_send_dropped`; a
+// datagram the kernel refuses (EMSGSIZE, wrong address family, ...) is counted in
+// `datagram_send_errors` and skipped, and the rest of the batch still goes out. UDP is
+// lossy anyway; a protocol that needs delivery retransmits. The flush runs at the end
+// of every batch, so nothing is queued when a turn yields on its budget or when stop()
+// closes the socket.
 //
 // Metrics. `metrics()` has one block per reactor (metrics.hpp); the server writes its
 // datagram counters: datagrams_in, datagram_bytes_in, datagrams_truncated,
 // datagrams_out, datagram_bytes_out, datagram_send_dropped, datagram_send_errors,
 // datagram_recv_errors, datagram_budget_yields (Prometheus: pollux_udp_*_total).
 //
-// Allocation. Nothing is allocated per datagram in steady state: the slots are reused,
-// the context lives on the stack, replies are single syscalls, and the budget re-post
-// is a 16-byte task (inline in reactor::Task).
+// Allocation. Nothing is allocated per datagram in steady state: the slots and the send
+// area are reused, the context lives on the stack, and the budget re-post is a 16-byte
+// task (inline in reactor::Task).
 //
 // Lifecycle. `create` binds every socket (datagrams sent before `start` queue in the
 // kernel up to SO_RCVBUF). `start` registers each socket on its reactor (and first
@@ -107,6 +119,10 @@ struct UdpServerOptions {
     std::size_t event_budget = 256;
     // SO_RCVBUF request per socket; 0 keeps the kernel default (net.core.rmem_default).
     std::size_t socket_recv_buffer = 0;
+    // Bytes of each reactor's send area, where the replies of one batch wait for their
+    // sendmmsg (see "Replies"); 0 sends every reply at once with its own sendto. At
+    // most 64 MiB.
+    std::size_t send_area = 65536;
     // IPV6_V6ONLY for an IPv6 address (see net::UdpOptions); must be false for IPv4.
     bool only_v6 = false;
 };
@@ -123,7 +139,8 @@ public:
     reactor::Reactor& reactor() const noexcept { return reactor_; }
     std::size_t reactor_index() const noexcept { return reactor_.index(); }
 
-    // One datagram to peer() (see "Replies"): never blocks, never queues.
+    // One datagram to peer() (see "Replies"): queued for the end of the batch (then
+    // success) or sent at once when larger than the send area. Never blocks.
     Result<void> reply(std::span<const std::byte> bytes) const { return send_to(bytes, peer_); }
     // One datagram to `to` from this reactor's socket. Same rules as reply.
     Result<void> send_to(std::span<const std::byte> bytes, const net::SocketAddr& to) const;
