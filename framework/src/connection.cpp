@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "connection_host.hpp"
+#include "pollux/core/detail/syscall.hpp"
 #include "pollux/core/interest.hpp"
 #include "pollux/core/registry.hpp"
 
@@ -51,6 +52,7 @@ Connection::Connection(ConnectionHost& host, Stream stream, std::uint32_t slot, 
       stream_(std::move(stream)),
       input_(&host.pool()),
       output_(&host.pool()),
+      metrics_(&host.metrics()),
       slot_(slot),
       generation_(generation) {
     output_.set_high_water_mark(host.options().high_water_mark);
@@ -75,6 +77,7 @@ Result<void> Connection::open_in_loop(ConnectionHandler& handler, std::unique_pt
     auto id = reactor().register_in_loop(src, Interest::READABLE | Interest::WRITABLE, *this);
     if (!id) return std::unexpected(id.error());
     registration_ = *id;
+    fd_ = fd();
     return {};
 }
 
@@ -95,6 +98,27 @@ void Connection::abort_for_stop_in_loop(CloseReason reason) {
 // ---- events --------------------------------------------------------------------------
 
 void Connection::on_event(const Event& ev) {
+    // The common event of a busy connection: readable, nothing wrong, nothing queued,
+    // no partial input. One recv into the reactor's scratch, on_data, done.
+    if (ev.is_readable() && !ev.is_error() && !ev.is_read_closed() && state_ == State::open && !reading_paused_ &&
+        input_.empty() && output_.empty()) [[likely]] {
+        Buffer& scratch = host_->scratch();
+        const std::size_t asked = scratch_ask(scratch);
+        if (scratch.empty() && asked != 0) [[likely]] {
+            const long n = detail::sys_recv(fd_, scratch.writable().data(), asked, 0);
+            if (n > 0 && static_cast<std::size_t>(n) < asked) [[likely]] {
+                scratch.commit(static_cast<std::size_t>(n));
+                metrics_->bytes_in.add(static_cast<std::size_t>(n));
+                note_activity();
+                deliver_scratch(scratch);
+                return;  // a short read drained the socket (see handle_read)
+            }
+            if (n == -EAGAIN) return;
+            pending_read_ = n;  // EOF, an error, or a full read: handle_read takes it from here
+            handle_read(false);
+            return;
+        }
+    }
     if (state_ == State::closed) return;
     if (ev.is_error()) {  // report it even while reading is paused
         auto pending = std::visit([](auto& s) { return s.take_error(); }, stream_);
@@ -108,14 +132,30 @@ void Connection::on_event(const Event& ev) {
     if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read(ev.is_read_closed() || ev.is_error());
 }
 
-Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {
-    return std::visit([&](auto& s) { return s.read_vectored(slices); }, stream_);
+// How much to ask for when reading into the (empty) scratch: its room, or one byte more
+// than max_input (to tell "full" from "over"), whichever is less. 0 when a handler
+// took or shrank the scratch.
+[[gnu::always_inline]] inline std::size_t Connection::scratch_ask(const Buffer& scratch) const noexcept {
+    const std::size_t room = scratch.writable_size();
+    if (room < ConnectionHost::kScratchSize) [[unlikely]] return 0;
+    const std::size_t max_input = host_->options().max_input;
+    return max_input < room ? max_input + 1 : room;
 }
 
-Result<std::size_t> Connection::write_some(std::span<const std::byte> data) {
+Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {
+    if (auto* tcp = std::get_if<net::TcpStream>(&stream_)) return tcp->read_vectored(slices);
+    return std::get<net::UnixStream>(stream_).read_vectored(slices);
+}
+
+// The data path goes straight to the kernel on the cached fd (pollux/core/detail/
+// syscall.hpp): recv/send are the per-message calls, and the Result layers of
+// TcpStream/UnixStream cost more than the rest of the read. Both stream kinds are
+// plain stream sockets here, so one call serves both.
+[[gnu::always_inline]] inline Result<std::size_t> Connection::write_some(std::span<const std::byte> data) {
     for (;;) {
-        auto r = std::visit([&](auto& s) { return s.write(data); }, stream_);
-        if (r || !is_interrupted(r.error())) return r;
+        const long n = detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n >= 0) [[likely]] return static_cast<std::size_t>(n);
+        if (n != -EINTR) return std::unexpected(errno_code(static_cast<int>(-n)));
     }
 }
 
@@ -126,28 +166,80 @@ Result<std::size_t> Connection::write_slices(std::span<const IoSlice> slices) {
     }
 }
 
+// One read, into one of two places:
+//
+//   input_ empty (the handler consumed everything last time, the common case)
+//       recv(2) into the reactor's scratch Buffer; on_data gets the scratch; what the
+//       handler leaves is copied into input_ afterwards. No pool chunk is touched.
+//   input_ holds a partial message
+//       readv(2) into input_'s tail, spilling into the scratch's storage (muduo's
+//       extrabuf, shared per reactor instead of 64 KiB of stack per call).
+//
+// Sets `into` to where the bytes are and `asked` to how many were asked for. The
+// scratch is empty between reads; if it is not (a read nested inside on_data), the
+// input_ path with a stack spill area is used instead.
+[[gnu::always_inline]] inline Result<std::size_t> Connection::read_once(Buffer*& into, std::size_t& asked, std::size_t max_input) {
+    Buffer& scratch = host_->scratch();
+    if (input_.empty() && scratch.empty()) [[likely]] {
+        if (scratch.writable_size() < ConnectionHost::kScratchSize) [[unlikely]] {
+            scratch.ensure_writable(ConnectionHost::kScratchSize);  // a handler took or shrank it
+        }
+        asked = scratch_ask(scratch);
+        into = &scratch;
+        long n = pending_read_;  // on_event's read, if it made one (same scratch, same size)
+        if (n == kNoSyscall) [[likely]] {
+            n = detail::sys_recv(fd_, scratch.writable().data(), asked, 0);
+        } else {
+            pending_read_ = kNoSyscall;
+        }
+        if (n <= 0) {
+            if (n == 0) return 0;
+            return std::unexpected(errno_code(static_cast<int>(-n)));
+        }
+        const auto got = static_cast<std::size_t>(n);
+        scratch.commit(got);
+        if (got > max_input) [[unlikely]] {
+            scratch.consume_all();
+            return error(std::errc::message_size);
+        }
+        return got;
+    }
+    assert(pending_read_ == kNoSyscall);
+    into = &input_;
+    const std::size_t have = input_.readable_size();
+    const auto readv = [this](std::span<IoSliceMut> s) { return read_slices(s); };
+    if (!scratch.empty()) [[unlikely]] {
+        asked = Buffer::kExtraReadSize;
+        return input_.read_with(readv, max_input);
+    }
+    const std::span<std::byte> extra = scratch.writable();
+    const std::size_t room = have > max_input ? 0 : max_input - have + 1;
+    asked = std::min(input_.writable_size() + extra.size(), room);
+    return input_.read_with(readv, max_input, extra);
+}
+
 // `until_would_block`: keep reading after a short read. Needed when the event said the
 // peer closed (the EOF may sit behind the data just read) and for re-queued reads (no
-// event: nothing is known). Otherwise a read that returned less than the 64 KiB stack
-// extra alone could take drained the socket, and any byte arriving later raises a new
-// edge (epoll's callback runs on every arrival), so the WouldBlock read is skipped: one
-// recvmsg per message instead of two.
+// event: nothing is known). Otherwise a read that returned less than it asked for
+// drained the socket, and any byte arriving later raises a new edge (epoll's callback
+// runs on every arrival), so the WouldBlock read is skipped: one read per message.
 void Connection::handle_read(bool until_would_block) {
-    const std::size_t budget = options().read_budget;
-    const std::size_t max_input = options().max_input;
+    const std::size_t budget = host_->options().read_budget;
+    const std::size_t max_input = host_->options().max_input;
     std::size_t got = 0;
     while (state_ != State::closed && !read_closed_) {
         const bool discarding = state_ != State::open;
         if (!discarding && reading_paused_) return;
-        const std::size_t before = input_.readable_size();
-        auto r = input_.read_with([this](std::span<IoSliceMut> s) { return read_slices(s); }, max_input);
-        if (!r) {
+        Buffer* in = nullptr;
+        std::size_t asked = 0;
+        auto r = read_once(in, asked, max_input);
+        if (!r) [[unlikely]] {
             const std::error_code ec = r.error();
             if (is_would_block(ec)) return;
             if (is_interrupted(ec)) continue;
             if (is_limit_exceeded(ec)) {
                 input_.release();
-                if (state_ == State::open) begin_close(CloseReason::limit, options().linger_timeout);
+                if (state_ == State::open) begin_close(CloseReason::limit, host_->options().linger_timeout);
                 continue;
             }
             fail(ec);
@@ -162,21 +254,32 @@ void Connection::handle_read(bool until_would_block) {
             }  // closing: after_drain sees read_closed_ and finishes
             return;
         }
-        host_->metrics().bytes_in.add(*r);
+        metrics_->bytes_in.add(*r);
         note_activity();
         got += *r;
         if (discarding) {
-            input_.consume_all();
-        } else {
+            in->consume_all();
+        } else if (in == &input_) {
             handler_->on_data(*this, input_);
+        } else {
+            deliver_scratch(*in);
         }
         if (got >= budget && state_ != State::closed && !read_closed_) {
             queue_read();  // yield to the other connections; continue in the task phase
             return;
         }
-        const bool short_read = *r < Buffer::kExtraReadSize && before + Buffer::kExtraReadSize < max_input;
-        if (short_read && !until_would_block) return;
+        if (*r < asked && !until_would_block) return;
     }
+}
+
+// on_data over the reactor's scratch; what the handler leaves stays with the connection.
+[[gnu::always_inline]] inline void Connection::deliver_scratch(Buffer& scratch) {
+    reading_ = &scratch;
+    handler_->on_data(*this, scratch);
+    reading_ = nullptr;
+    if (scratch.empty()) [[likely]] return;
+    if (state_ == State::open) input_.append(scratch.readable());
+    scratch.consume_all();
 }
 
 void Connection::queue_read() {
@@ -208,22 +311,46 @@ void Connection::resume_reading() {
 
 // ---- output --------------------------------------------------------------------------
 
+// The common case in a few instructions: nothing queued, the kernel takes it all.
+// Everything else (a partial write, WouldBlock, an error, a closed connection) is
+// send_rest's; splitting them keeps this path free of register saves.
 void Connection::send(std::span<const std::byte> data) {
     assert(reactor().is_in_loop_thread());
-    if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) return;
-    while (output_.empty()) {  // the direct write: nothing queued, so order is kept
-        auto r = write_some(data);
-        if (!r) {
-            if (is_would_block(r.error())) break;
-            fail(r.error());
+    if (state_ == State::open && !shutdown_pending_ && !write_shut_ && output_.empty() && !data.empty()) [[likely]] {
+        const long n = detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        if (static_cast<std::size_t>(n) == data.size()) [[likely]] {
+            metrics_->bytes_out.add(data.size());
+            note_activity();
             return;
         }
-        host_->metrics().bytes_out.add(*r);
-        note_activity();
-        if (*r == data.size()) return;
-        data = data.subspan(*r);
+        send_rest(data, n);
+        return;
     }
-    if (output_.would_exceed(data.size(), options().max_output)) {
+    send_rest(data, kNoSyscall);
+}
+
+// `n`: what the direct write in send() returned (bytes, or -errno), or kNoSyscall.
+void Connection::send_rest(std::span<const std::byte> data, long n) {
+    if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) return;
+    if (n == kNoSyscall) {
+        n = output_.empty() ? detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL) : 0;
+    }
+    // Nothing here calls out, so the queue stays empty until the loop ends.
+    for (;;) {
+        if (n > 0) {
+            metrics_->bytes_out.add(static_cast<std::size_t>(n));
+            note_activity();
+            data = data.subspan(static_cast<std::size_t>(n));
+            if (data.empty()) return;
+        } else if (n == 0 || n == -EAGAIN) {
+            break;  // queue the rest; WRITABLE will tell
+        } else if (n != -EINTR) {
+            fail(errno_code(static_cast<int>(-n)));
+            return;
+        }
+        n = detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    }
+    if (output_.would_exceed(data.size(), host_->options().max_output)) {
         finish(CloseReason::limit);
         return;
     }
@@ -238,6 +365,11 @@ void Connection::send(Buffer&& data) {
         data.consume_all();
         return;
     }
+    if (&data == &host_->scratch()) {  // on_data's buffer is the reactor's: copy, keep it
+        send(data.readable());
+        data.consume_all();
+        return;
+    }
     while (output_.empty() && !data.empty()) {
         auto r = write_some(data.readable());
         if (!r) {
@@ -246,12 +378,12 @@ void Connection::send(Buffer&& data) {
             fail(r.error());
             return;
         }
-        host_->metrics().bytes_out.add(*r);
+        metrics_->bytes_out.add(*r);
         note_activity();
         data.consume(*r);
     }
     if (data.empty()) return;
-    if (output_.would_exceed(data.readable_size(), options().max_output)) {
+    if (output_.would_exceed(data.readable_size(), host_->options().max_output)) {
         data.consume_all();
         finish(CloseReason::limit);
         return;
@@ -272,7 +404,7 @@ void Connection::flush() {
             return;
         }
         output_.consume(*r);
-        host_->metrics().bytes_out.add(*r);
+        metrics_->bytes_out.add(*r);
         note_activity();
     }
     after_drain();
@@ -310,7 +442,7 @@ void Connection::shutdown_write() {
 void Connection::close(CloseReason reason) {
     assert(reactor().is_in_loop_thread());
     if (state_ != State::open) return;
-    begin_close(reason, options().linger_timeout);
+    begin_close(reason, host_->options().linger_timeout);
 }
 
 void Connection::abort(CloseReason reason) {
@@ -364,8 +496,9 @@ void Connection::finish(CloseReason reason) {
     (void)reactor().deregister_in_loop(src, registration_);
     output_.clear();
     input_.release();
-    host_->metrics().record_close(reason);
+    metrics_->record_close(reason);
     if (opened_) handler_->on_close(*this, reason);
+    fd_ = -1;
     std::visit([](auto& s) { s = std::decay_t<decltype(s)>{}; }, stream_);  // closes the fd
     if (opened_) host_->retire_in_loop(*this);
 }
@@ -373,7 +506,7 @@ void Connection::finish(CloseReason reason) {
 // ---- idle timer ------------------------------------------------------------------------
 
 void Connection::arm_idle_timer() {
-    const auto idle = options().idle_timeout;
+    const auto idle = host_->options().idle_timeout;
     if (idle.count() <= 0) return;
     const auto period = std::max(idle / kIdleChecks, std::chrono::milliseconds(1));
     timer_ = reactor().run_every_in_loop(period, [this] { on_idle_timer(); });

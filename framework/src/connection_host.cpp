@@ -8,7 +8,9 @@ namespace pollux::framework {
 
 ConnectionHost::ConnectionHost(reactor::Reactor& reactor, const ConnectionOptions& options,
                                ReactorMetrics& metrics)
-    : reactor_(reactor), options_(options), metrics_(metrics) {}
+    : reactor_(reactor), options_(options), metrics_(metrics) {
+    scratch_.ensure_writable(kScratchSize);
+}
 
 ConnectionHost::~ConnectionHost() {
     assert(live_ == 0);

@@ -41,6 +41,12 @@ public:
     BufferPool& pool() noexcept { return pool_; }
     const ConnectionOptions& options() const noexcept { return options_; }
     ReactorMetrics& metrics() noexcept { return metrics_; }
+    // The reactor's read scratch: an unpooled Buffer holding one kScratchSize chunk,
+    // empty between reads. Connection::handle_read reads into it when the connection's
+    // own input is empty (so an echo never takes a pool chunk), and uses its storage
+    // as the readv spill area otherwise. One per reactor; never used by two reads at once.
+    static constexpr std::size_t kScratchSize = Buffer::kExtraReadSize;
+    Buffer& scratch() noexcept { return scratch_; }
 
     // Where handlers come from: `factory` if set, else the shared `handler` (not owned).
     void set_handlers(HandlerFactory* factory, ConnectionHandler* shared) noexcept {
@@ -78,6 +84,7 @@ private:
     void reap() noexcept;
 
     BufferPool pool_;  // first: destroyed after every connection's buffers
+    Buffer scratch_;
     reactor::Reactor& reactor_;
     const ConnectionOptions& options_;
     ReactorMetrics& metrics_;

@@ -174,11 +174,17 @@ public:
     template <class ReadV>
     Result<std::size_t> read_with(ReadV&& readv, std::size_t max_size) {
         std::byte extra[kExtraReadSize];  // uninitialised on purpose (muduo's extrabuf)
+        return read_with(std::forward<ReadV>(readv), max_size, std::span<std::byte>(extra));
+    }
+    // The same with a caller-provided spill area instead of the 64 KiB stack array
+    // (a reactor-wide scratch area, say). `extra` must not overlap this buffer.
+    template <class ReadV>
+    Result<std::size_t> read_with(ReadV&& readv, std::size_t max_size, std::span<std::byte> extra) {
         IoSliceMut slices[2];
-        Result<ReadPlan> plan = plan_read(std::span<std::byte>(extra), slices, max_size);
+        Result<ReadPlan> plan = plan_read(extra, slices, max_size);
         if (!plan) return std::unexpected(plan.error());
         Result<std::size_t> r = std::forward<ReadV>(readv)(std::span<IoSliceMut>(slices, plan->slices));
-        return finish_read(r, *plan, std::span<const std::byte>(extra), max_size);
+        return finish_read(r, *plan, extra, max_size);
     }
 
     // Hands the storage over (for OutputQueue adoption): returns the chunk, whose

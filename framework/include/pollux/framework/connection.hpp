@@ -102,7 +102,9 @@ public:
     void resume_reading();
     bool is_reading_paused() const noexcept { return reading_paused_; }
     // Bytes received and not yet consumed.
-    std::size_t input_size() const noexcept { return input_.readable_size(); }
+    std::size_t input_size() const noexcept {
+        return reading_ != nullptr ? reading_->readable_size() : input_.readable_size();
+    }
 
     // ---- closing ----
     void shutdown_write();
@@ -154,8 +156,12 @@ private:
     void cancel_timer() noexcept;
     void note_activity() noexcept { quiet_ticks_ = 0; }
     Result<std::size_t> write_some(std::span<const std::byte> data);
+    void send_rest(std::span<const std::byte> data, long n);
     Result<std::size_t> write_slices(std::span<const IoSlice> slices);
     Result<std::size_t> read_slices(std::span<IoSliceMut> slices);
+    std::size_t scratch_ask(const Buffer& scratch) const noexcept;
+    Result<std::size_t> read_once(Buffer*& into, std::size_t& asked, std::size_t max_input);
+    void deliver_scratch(Buffer& scratch);
 
     ConnectionHost* host_;
     ConnectionHandler* handler_ = nullptr;
@@ -164,8 +170,13 @@ private:
     Stream stream_;
     Buffer input_;
     OutputQueue output_;
+    const Buffer* reading_ = nullptr;  // the reactor's scratch while on_data reads from it
     reactor::RegistrationId registration_{};
     reactor::TimerId timer_{};  // idle checks while open; the linger deadline while closing
+    ReactorMetrics* metrics_;  // the host's block
+    static constexpr long kNoSyscall = -1 - 4096;  // never an -errno
+    long pending_read_ = kNoSyscall;  // a recv result on_event handed to handle_read
+    int fd_ = -1;  // the stream's fd while registered (the data path's syscalls use it)
     std::uint32_t slot_;
     std::uint32_t generation_;
     State state_ = State::open;

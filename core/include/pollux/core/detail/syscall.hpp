@@ -42,16 +42,16 @@ namespace pollux::detail {
 // syscall(2) without errno: the x86-64 `syscall` instruction, or libc's syscall().
 inline long raw_syscall(long nr, long a1, long a2, long a3, long a4 = 0, long a5 = 0, long a6 = 0) noexcept {
 #if defined(__x86_64__)
+    // The kernel takes arguments 4-6 in r10, r8, r9 and clobbers rcx and r11. Explicit
+    // register variables (a GCC/Clang extension) let the compiler load them directly.
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
     long ret;
-    // The kernel takes arguments 4-6 in r10, r8, r9 and clobbers rcx and r11.
-    __asm__ volatile(
-        "mov %5, %%r10\n\t"
-        "mov %6, %%r8\n\t"
-        "mov %7, %%r9\n\t"
-        "syscall"
-        : "=a"(ret)
-        : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(a4), "r"(a5), "r"(a6)
-        : "rcx", "r11", "r8", "r9", "r10", "memory");
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
     return ret;
 #else
     const long ret = ::syscall(nr, a1, a2, a3, a4, a5, a6);
