@@ -122,8 +122,7 @@ constexpr std::chrono::milliseconds kDrainRecheck{100};
 
 // The stopping thread. Sleeps until the connection counts reach 0 or `deadline`.
 void ReactorPool::wait_for_drain(Clock::time_point deadline) {
-    draining_.store(true, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with connection_closed
+    draining_.exchange(1, std::memory_order_acq_rel);  // pairs with connection_closed
     std::unique_lock lock(drain_mutex_);
     while (counts_.total() != 0) {
         const auto now = Clock::now();
@@ -132,7 +131,7 @@ void ReactorPool::wait_for_drain(Clock::time_point deadline) {
         // notifies: a wake-up between the check and the sleep cannot be missed.
         drain_cv_.wait_until(lock, std::min(deadline, now + kDrainRecheck));
     }
-    draining_.store(false, std::memory_order_relaxed);
+    draining_.store(0, std::memory_order_relaxed);
 }
 
 // A closer brought a reactor's count to 0 while stop() waits.

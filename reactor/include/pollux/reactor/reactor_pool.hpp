@@ -54,6 +54,7 @@
 #include <concepts>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -191,10 +192,11 @@ public:
     // for the drain, the report that brings reactor i to 0 wakes it.
     void connection_closed(std::size_t i) noexcept {
         counts_.remove(i);
-        // Pairs with the fence in wait_for_drain: either this thread sees draining_ set,
-        // or the waiter's predicate sees this decrement (no lost wake-up).
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (draining_.load(std::memory_order_relaxed) && counts_.get(i) == 0) wake_drain_waiter();
+        if (counts_.get(i) != 0) return;  // only the close that empties a reactor can drain
+        // A read-modify-write on draining_, ordered with the waiter's exchange: either it
+        // reads 1 (the waiter is there: wake it), or it comes first and the waiter's
+        // acquire makes this decrement visible to its check. No lost wake-up.
+        if (draining_.fetch_or(0, std::memory_order_acq_rel) != 0) wake_drain_waiter();
     }
     // Wraps that report in RAII: the returned lease calls connection_closed(i) when it
     // is dropped. Call once per handed-off connection, instead of connection_closed.
@@ -226,9 +228,9 @@ private:
     std::mutex acceptors_mutex_;               // guards acceptors_ and the move to stopping
     std::vector<Acceptor*> acceptors_;
     Result<void> stop_result_;                 // guarded by stop_mutex_
-    // The drain wait of stop(): the stopping thread sleeps on drain_cv_; closers notify
-    // it only while draining_ is set (so closes outside stop() cost one fence and a load).
-    std::atomic<bool> draining_{false};        // set by the stopping thread
+    // The drain wait of stop(): the stopping thread sleeps on drain_cv_; the close that
+    // empties a reactor notifies it while draining_ is 1. Other closes cost nothing.
+    std::atomic<std::uint32_t> draining_{0};   // 0/1, set by the stopping thread
     std::mutex drain_mutex_;
     std::condition_variable drain_cv_;
 };
