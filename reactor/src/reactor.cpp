@@ -160,16 +160,16 @@ Result<void> Reactor::loop() {
             break;
         }
         dispatch();
-        run_deferred();
+        if (!deferred_.empty()) run_deferred();
 
         in_timers_ = true;
         const std::size_t fired = timers_.advance(Clock::now(), options_.timer_budget);
         in_timers_ = false;
         if (fired != 0) bump(timers_fired_, fired);
-        run_deferred();
+        if (!deferred_.empty()) run_deferred();
 
         drain_tasks(false);
-        run_deferred();
+        if (!deferred_.empty()) run_deferred();
 
         bump(loop_iterations_, 1);
         if (stop_requested_.load(std::memory_order_acquire)) break;

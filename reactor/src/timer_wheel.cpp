@@ -64,6 +64,7 @@ TimerWheel::TimerWheel(TimerWheel&& other) noexcept
       next_seq_(other.next_seq_),
       mask_(std::exchange(other.mask_, 0)),
       live_(std::exchange(other.live_, 0)) {
+    other.next_tick_cache_ = kUnknownTick;
     other.entries_.clear();
     other.slots_.clear();
     other.occupied_.clear();
@@ -87,6 +88,8 @@ TimerWheel& TimerWheel::operator=(TimerWheel&& other) noexcept {
         next_seq_ = other.next_seq_;
         mask_ = std::exchange(other.mask_, 0);
         live_ = std::exchange(other.live_, 0);
+        next_tick_cache_ = kUnknownTick;
+        other.next_tick_cache_ = kUnknownTick;
         other.entries_.clear();
         other.slots_.clear();
         other.occupied_.clear();
@@ -247,11 +250,13 @@ void TimerWheel::unlink_any(std::uint32_t index) noexcept {
 // ---- time ------------------------------------------------------------------------------
 
 void TimerWheel::mark_occupied(std::uint32_t slot) noexcept {
+    next_tick_cache_ = kUnknownTick;
     occupied_[slot / 64] |= std::uint64_t{1} << (slot % 64);
     summary_[slot / 4096] |= std::uint64_t{1} << (slot / 64 % 64);
 }
 
 void TimerWheel::mark_empty(std::uint32_t slot) noexcept {
+    next_tick_cache_ = kUnknownTick;
     std::uint64_t& word = occupied_[slot / 64];
     word &= ~(std::uint64_t{1} << (slot % 64));
     if (word == 0) {
@@ -310,12 +315,18 @@ std::optional<milliseconds> TimerWheel::time_until_next(Clock::time_point now) c
     if (ready_.head != kNone) {
         return milliseconds::zero();
     }
-    std::int64_t tick = next_occupied_tick(std::numeric_limits<std::int64_t>::max());
-    if (tick == kNoTick) {
-        if (heap_.empty()) {
-            return std::nullopt;
+    // The loop asks once per iteration; the answer only changes when a slot fills or
+    // empties, the heap changes, or collected_ moves, which all reset the cache.
+    std::int64_t tick = next_tick_cache_;
+    if (tick == kUnknownTick) {
+        tick = next_occupied_tick(std::numeric_limits<std::int64_t>::max());
+        if (tick == kNoTick && !heap_.empty()) {
+            tick = entries_[heap_.front()].tick;  // heap ticks lie beyond every slot tick
         }
-        tick = entries_[heap_.front()].tick;  // heap ticks lie beyond every slot tick
+        next_tick_cache_ = tick;
+    }
+    if (tick == kNoTick) {
+        return std::nullopt;
     }
     const Clock::time_point deadline = origin_ + milliseconds{tick};
     const Clock::time_point at = std::max(now, now_);
@@ -342,6 +353,7 @@ void TimerWheel::collect_until(std::int64_t target) noexcept {
             }
         }
         collected_ = tick;  // slot `tick`'s entries now count as in ready_ (kInList)
+        next_tick_cache_ = kUnknownTick;
 
         const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(tick) & mask_);
         List& list = slots_[slot];
@@ -435,12 +447,14 @@ void TimerWheel::heap_set(std::size_t pos, std::uint32_t index) noexcept {
 
 void TimerWheel::heap_push(std::uint32_t index) {
     heap_.push_back(index);  // may throw; nothing changed yet
+    next_tick_cache_ = kUnknownTick;
     entries_[index].where = kInHeap;
     heap_set(heap_.size() - 1, index);
     heap_sift_up(heap_.size() - 1);
 }
 
 void TimerWheel::heap_erase(std::uint32_t index) noexcept {
+    next_tick_cache_ = kUnknownTick;
     const std::size_t pos = entries_[index].heap_pos;
     const std::uint32_t last = heap_.back();
     heap_.pop_back();

@@ -211,6 +211,8 @@ private:
     Clock::time_point now_;                 // current time
     std::int64_t current_tick_ = 0;         // floor((now_ - origin_) / 1 ms)
     std::int64_t collected_ = 0;            // ticks <= collected_ are in ready_ or fired
+    static constexpr std::int64_t kUnknownTick = -2;
+    mutable std::int64_t next_tick_cache_ = kUnknownTick;  // time_until_next's tick (-1: none)
     std::uint64_t next_seq_ = 0;
     std::uint64_t mask_ = 0;
     std::size_t live_ = 0;
