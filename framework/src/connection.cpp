@@ -132,14 +132,10 @@ void Connection::on_event(const Event& ev) {
     if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read(ev.is_read_closed() || ev.is_error());
 }
 
-// How much to ask for when reading into the (empty) scratch: its room, or one byte more
-// than max_input (to tell "full" from "over"), whichever is less. 0 when a handler
-// took or shrank the scratch.
+// How much to ask for when reading into the (empty) scratch (ConnectionHost::
+// scratch_ask), or 0 when a handler took or shrank the scratch's storage.
 [[gnu::always_inline]] inline std::size_t Connection::scratch_ask(const Buffer& scratch) const noexcept {
-    const std::size_t room = scratch.writable_size();
-    if (room < ConnectionHost::kScratchSize) [[unlikely]] return 0;
-    const std::size_t max_input = host_->options().max_input;
-    return max_input < room ? max_input + 1 : room;
+    return scratch.writable_size() >= ConnectionHost::kScratchSize ? host_->scratch_ask() : 0;
 }
 
 Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {

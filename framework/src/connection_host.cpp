@@ -8,7 +8,10 @@ namespace pollux::framework {
 
 ConnectionHost::ConnectionHost(reactor::Reactor& reactor, const ConnectionOptions& options,
                                ReactorMetrics& metrics)
-    : reactor_(reactor), options_(options), metrics_(metrics) {
+    : scratch_ask_(options.max_input < kScratchSize ? options.max_input + 1 : kScratchSize),
+      reactor_(reactor),
+      options_(options),
+      metrics_(metrics) {
     scratch_.ensure_writable(kScratchSize);
 }
 

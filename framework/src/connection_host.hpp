@@ -47,6 +47,9 @@ public:
     // as the readv spill area otherwise. One per reactor; never used by two reads at once.
     static constexpr std::size_t kScratchSize = Buffer::kExtraReadSize;
     Buffer& scratch() noexcept { return scratch_; }
+    // Bytes to ask for per read into the scratch: kScratchSize, or one more than
+    // max_input (to tell "full" from "over") when that is less.
+    std::size_t scratch_ask() const noexcept { return scratch_ask_; }
 
     // Where handlers come from: `factory` if set, else the shared `handler` (not owned).
     void set_handlers(HandlerFactory* factory, ConnectionHandler* shared) noexcept {
@@ -85,6 +88,7 @@ private:
 
     BufferPool pool_;  // first: destroyed after every connection's buffers
     Buffer scratch_;
+    std::size_t scratch_ask_;
     reactor::Reactor& reactor_;
     const ConnectionOptions& options_;
     ReactorMetrics& metrics_;

@@ -381,6 +381,14 @@ std::size_t TimerWheel::advance(Clock::time_point now, std::size_t budget) noexc
         current_tick_ = std::chrono::floor<milliseconds>(now_ - origin_).count();
     }
     assert(!advancing_ && "TimerWheel::advance called from a timer callback");
+    // The common loop iteration: time_until_next already found the next tick and
+    // nothing changed since; if it is still ahead, there is nothing to collect or fire.
+    // (collected_ may lag current_tick_; that is the state a budget-limited advance
+    // leaves too, and the next collection catches up.)
+    if (ready_.head == kNone && next_tick_cache_ != kUnknownTick &&
+        (next_tick_cache_ == kNoTick || next_tick_cache_ > current_tick_)) {
+        return 0;
+    }
     advancing_ = true;
     const std::uint64_t barrier = next_seq_;  // timers started from here on wait
     std::size_t fired = 0;

@@ -4,10 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cstdint>
 
-#include "pollux/core/detail/syscall.hpp"
 
 namespace pollux::sys {
 
@@ -40,16 +38,6 @@ Result<void> epoll_modify(int epfd, int fd, Token token, Interest interest) {
 }
 
 Result<void> epoll_remove(int epfd, int fd) { return ctl(epfd, EPOLL_CTL_DEL, fd, nullptr); }
-
-Result<std::size_t> epoll_wait(int epfd, ::epoll_event* buf, std::size_t capacity, int timeout_ms) {
-    if (epfd < 0) return error(std::errc::bad_file_descriptor);
-    if (capacity == 0) return error(std::errc::invalid_argument);
-    const int max = capacity > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(capacity);
-    // Once per loop iteration: straight to the kernel, as the socket data path does.
-    const long n = detail::sys_epoll_wait(epfd, buf, max, timeout_ms);
-    if (n < 0) return std::unexpected(errno_code(static_cast<int>(-n)));
-    return static_cast<std::size_t>(n);
-}
 
 Result<OwnedFd> eventfd_create() {
     const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
