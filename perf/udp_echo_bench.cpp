@@ -422,7 +422,8 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, cfg)) {
         std::fprintf(stderr,
                      "usage: udp_echo_bench [--pairs N] [--seconds S] [--sockets N] [--depth N] [--size BYTES]\n"
-                     "                      [--send-area BYTES]   (pollux's UdpServerOptions::send_area; 0: a sendto per reply)\n");
+                     "                      [--send-area BYTES]\n"
+                     "  --send-area: pollux's UdpServerOptions::send_area (0: one sendto per reply)\n");
         return 2;
     }
     std::printf("udp echo: %zu sockets x %zu in flight x %zu B, %.1f s per run (+%.1f s warm-up); server on CPU 0, "

@@ -25,18 +25,18 @@
 //                   (ctx.reply copies into the send area)
 //              -> send_many (one sendmmsg for the batch's replies)
 //
-// Receiving. Each reactor owns `batch` receive slots of `datagram_size` bytes,
-// allocated once by `create` and reused for every batch (defaults: 16 x 64 KiB =
-// 1 MiB per reactor), and a send area of `send_area` bytes (64 KiB). A readable event drains the socket with recv_many until
-// WouldBlock, but at most `event_budget` datagrams per turn; past that the server
-// posts itself a task to continue, so a flood on one socket cannot starve the
-// reactor's other registrations, timers and tasks.
+// Receiving. Each reactor owns `batch` receive slots of `datagram_size` bytes and a
+// send area of `send_area` bytes, allocated once by `create` and reused for every
+// batch (defaults: 16 x 64 KiB + 64 KiB, about 1 MiB per reactor). A readable event
+// drains the socket with recv_many until WouldBlock, but at most `event_budget`
+// datagrams per turn; past that the server posts itself a task to continue, so a flood
+// on one socket cannot starve the reactor's other registrations, timers and tasks.
 //
 // Oversize datagrams are never hidden. A datagram longer than `datagram_size` is cut
 // by the kernel (the tail is lost); the callback receives the first `datagram_size`
 // bytes with `truncated == true`, `ctx.full_size()` tells the length it had on the wire,
-// and `metrics()` counts it (`datagrams_truncated`). With the default 65536 no UDP datagram is ever cut
-// (the largest IPv4 / IPv6 payload is 65507 / 65527 bytes).
+// and `metrics()` counts it (`datagrams_truncated`). With the default 65536 no UDP
+// datagram is ever cut (the largest IPv4 / IPv6 payload is 65507 / 65527 bytes).
 //
 // The callback. Runs on the reactor thread that owns the socket (ctx.reactor()), never
 // concurrently with itself on that reactor, but concurrently on DIFFERENT reactors: it
