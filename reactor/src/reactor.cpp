@@ -154,22 +154,31 @@ std::size_t Reactor::posted_depth() const noexcept { return tasks_->size_approx(
 
 Result<void> Reactor::loop() {
     Result<void> result;
+    Clock::time_point now = Clock::now();
     for (;;) {
-        if (auto r = poll_.poll(events_, poll_timeout()); !r && !is_interrupted(r.error())) {
+        if (auto r = poll_.poll(events_, poll_timeout(now)); !r && !is_interrupted(r.error())) {
             result = std::unexpected(r.error());
             break;
         }
         dispatch();
         if (!deferred_.empty()) run_deferred();
 
+        now = Clock::now();
         in_timers_ = true;
-        const std::size_t fired = timers_.advance(Clock::now(), options_.timer_budget);
+        const std::size_t fired = timers_.advance(now, options_.timer_budget);
         in_timers_ = false;
         if (fired != 0) bump(timers_fired_, fired);
-        if (!deferred_.empty()) run_deferred();
+        bool ran = !deferred_.empty();
+        if (ran) run_deferred();
 
-        drain_tasks(false);
-        if (!deferred_.empty()) run_deferred();
+        ran = drain_tasks(false) != 0 || ran;
+        if (!deferred_.empty()) {
+            run_deferred();
+            ran = true;
+        }
+        // The next poll timeout is measured from `now` unless callbacks ran since it
+        // was read (the common busy iteration runs none): one clock read per iteration.
+        if (fired != 0 || ran) now = Clock::now();
 
         bump(loop_iterations_, 1);
         if (stop_requested_.load(std::memory_order_acquire)) break;
@@ -178,12 +187,12 @@ Result<void> Reactor::loop() {
     return result;
 }
 
-std::optional<std::chrono::nanoseconds> Reactor::poll_timeout() {
+std::optional<std::chrono::nanoseconds> Reactor::poll_timeout(Clock::time_point now) {
     using std::chrono::nanoseconds;
     if (tasks_left_ || !deferred_.empty() || tasks_->notified() || stop_requested_.load(std::memory_order_relaxed))
         return nanoseconds::zero();
     if (timers_.empty()) return std::nullopt;
-    return timers_.time_until_next(Clock::now());
+    return timers_.time_until_next(now);
 }
 
 void Reactor::dispatch() {
@@ -211,15 +220,15 @@ void Reactor::run_deferred() {
     deferred_running_.clear();
 }
 
-void Reactor::drain_tasks(bool final_drain) {
+std::size_t Reactor::drain_tasks(bool final_drain) {
     if (!final_drain) {
         const bool notified = tasks_->take_notified();  // clear *before* draining
-        if (!notified && !tasks_left_) return;
+        if (!notified && !tasks_left_) return 0;
         if (notified) bump(batches_drained_, 1);
         const std::size_t ran = tasks_->run(options_.task_budget);
         if (ran != 0) bump(tasks_run_, ran);
         tasks_left_ = ran == options_.task_budget;
-        return;
+        return ran;
     }
     // Stopping: run everything posted so far, and whatever those tasks post or defer.
     for (;;) {
@@ -230,6 +239,7 @@ void Reactor::drain_tasks(bool final_drain) {
         if (ran == 0 && deferred_.empty() && !tasks_->notified()) break;
     }
     tasks_left_ = false;
+    return 0;
 }
 
 // ---- Posting ---------------------------------------------------------------------------

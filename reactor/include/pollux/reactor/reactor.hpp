@@ -265,10 +265,10 @@ private:
     Reactor(ReactorOptions options, Poll poll, Waker waker, std::unique_ptr<TaskQueue> tasks);
 
     Result<void> loop();
-    std::optional<std::chrono::nanoseconds> poll_timeout();
+    std::optional<std::chrono::nanoseconds> poll_timeout(Clock::time_point now);
     void dispatch();
     void run_deferred();
-    void drain_tasks(bool final_drain);
+    std::size_t drain_tasks(bool final_drain);  // tasks run (0 for the final drain)
     void notify();  // the post side of the wake-coalescing protocol
     Result<void> run_on_this_thread();
     void pin_to_cpu();
