@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -16,6 +17,7 @@ namespace {
 
 constexpr std::size_t kMaxDatagramSize = 65536;
 constexpr std::size_t kMaxSendArea = std::size_t{64} << 20;
+constexpr std::chrono::milliseconds kLoopMetricsPeriod{1000};  // as TcpServer's
 
 Result<void> validate(const UdpServerOptions& o) {
     if (o.reactors && *o.reactors == 0) return error(std::errc::invalid_argument);
@@ -148,12 +150,27 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
         auto r = reactor.register_in_loop(socket, Interest::READABLE, *this);
         if (!r) return std::unexpected(r.error());
         id = *r;
+        refresh_timer = reactor.run_every_in_loop(kLoopMetricsPeriod, [self = shared_from_this()] {
+            if (!self->stopped) self->refresh_loop_metrics();
+        });
         return {};
+    }
+
+    // The loop-level fields of the block (as TcpServer's LoopMetrics fills them): loop
+    // iterations since the reactor started and pending timers, once a second and at stop.
+    void refresh_loop_metrics() {
+        const std::uint64_t iterations = reactor.stats().loop_iterations;
+        metrics.loop_iterations.add(iterations - seen_iterations);
+        seen_iterations = iterations;
+        metrics.timers.set(reactor.timers_in_loop());
     }
 
     void stop_in_loop() {
         assert(reactor.is_in_loop_thread());
         flush();  // nothing is pending between batches; kept for safety
+        if (refresh_timer) (void)reactor.cancel_timer_in_loop(*refresh_timer);
+        refresh_timer.reset();
+        refresh_loop_metrics();
         stopped = true;
         if (id) (void)reactor.deregister_in_loop(socket, *id);
         id.reset();
@@ -182,6 +199,8 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
     std::array<net::SendSlot, net::UdpSocket::kMaxBatch> send_slots{};
     std::array<net::SocketAddr, net::UdpSocket::kMaxBatch> send_addrs{};
     std::optional<reactor::RegistrationId> id;
+    std::optional<reactor::TimerId> refresh_timer;
+    std::uint64_t seen_iterations = 0;  // loop iterations already booked
     bool stopped = false;
     bool resume_posted = false;
 };
@@ -235,6 +254,22 @@ Result<std::unique_ptr<UdpServer>> UdpServer::bind_all(std::unique_ptr<UdpServer
 }
 
 UdpServer::~UdpServer() { (void)stop(); }
+
+// posted_queue_depth is sampled by the reader, as TcpServer does (loop_metrics.hpp says
+// why): a plain relaxed store of a fresh reading.
+void UdpServer::sample_posted_depth() const noexcept {
+    for (const auto& w : workers_) w->metrics.posted_queue_depth.set(w->reactor.posted_depth());
+}
+
+Metrics& UdpServer::metrics() noexcept {
+    sample_posted_depth();
+    return metrics_;
+}
+
+const Metrics& UdpServer::metrics() const noexcept {
+    sample_posted_depth();
+    return metrics_;
+}
 
 Result<void> UdpServer::on_datagram(DatagramCallback callback) {
     std::lock_guard lock(lifecycle_mutex_);

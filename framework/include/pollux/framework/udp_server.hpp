@@ -65,7 +65,10 @@
 // Metrics. `metrics()` has one block per reactor (metrics.hpp); the server writes its
 // datagram counters: datagrams_in, datagram_bytes_in, datagrams_truncated,
 // datagrams_out, datagram_bytes_out, datagram_send_dropped, datagram_send_errors,
-// datagram_recv_errors, datagram_budget_yields (Prometheus: pollux_udp_*_total).
+// datagram_recv_errors, datagram_budget_yields (Prometheus: pollux_udp_*_total). Like
+// TcpServer it also fills the loop fields: loop_iterations and timers once a second
+// and at stop (a 1 s timer per reactor while running), posted_queue_depth sampled by
+// each metrics() call. The connection counters stay 0.
 //
 // Allocation. Nothing is allocated per datagram in steady state: the slots and the send
 // area are reused, the context lives on the stack, and the budget re-post is a 16-byte
@@ -193,12 +196,13 @@ public:
     reactor::ReactorPool& pool() noexcept { return *pool_; }
 
     // One metrics block per reactor (block i belongs to reactor i), written by that
-    // reactor: the datagram counters (see "Metrics"). Any thread may read it, e.g.
+    // reactor (see "Metrics"). Any thread may read it, e.g.
     // `metrics().total().datagrams_in` or `metrics().render_prometheus(text)`; values
     // are read one by one, not at one instant. A reply can reach its peer before
-    // `datagrams_out` counts it; after stop() every count is final.
-    Metrics& metrics() noexcept { return metrics_; }
-    const Metrics& metrics() const noexcept { return metrics_; }
+    // `datagrams_out` counts it; after stop() every count is final. Each call first
+    // samples posted_queue_depth: call metrics() again for a fresh value.
+    Metrics& metrics() noexcept;
+    const Metrics& metrics() const noexcept;
 
 private:
     enum class State : int { created, running, stopped };
@@ -207,6 +211,7 @@ private:
               UdpServerOptions options) noexcept;
     static Result<std::unique_ptr<UdpServer>> bind_all(std::unique_ptr<UdpServer> server,
                                                        const net::SocketAddr& addr);
+    void sample_posted_depth() const noexcept;
 
     std::unique_ptr<reactor::ReactorPool> own_pool_;  // null for a borrowed pool
     reactor::ReactorPool* pool_;
