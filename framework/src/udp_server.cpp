@@ -32,9 +32,10 @@ Result<void> validate(const UdpServerOptions& o) {
 
 namespace detail {
 
-// One reactor's share of the server. Everything but the counters and the constants is
-// touched by the reactor's loop thread only (after create, which ran before start's
-// post). Held by shared_ptr: a budget re-post keeps it alive while the task is queued.
+// One reactor's share of the server. Everything but the constant references is touched
+// by the reactor's loop thread only (after create, which ran before start's post); the
+// metrics block is written by it and read by anyone. Held by shared_ptr: a budget
+// re-post or the metrics timer keeps it alive while queued (both check `stopped`).
 struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<UdpWorker> {
     UdpWorker(reactor::Reactor& r, net::UdpSocket s, const UdpServerOptions& o, const DatagramCallback& cb,
               ReactorMetrics& m)

@@ -602,8 +602,9 @@ TEST(UdpServer, metrics_render_the_datagram_counters_in_prometheus_text_per_reac
     EXPECT_EQ(sample(text, "pollux_udp_recv_errors_total"), 0u);
     EXPECT_TRUE(sample(text, "pollux_udp_budget_yields_total").has_value());
     EXPECT_EQ(sample(text, "pollux_connections_accepted_total"), 0u);  // no stream counters here
-    // The loop fields, booked at stop at the latest: the reactor looped for every echo.
-    EXPECT_GE(sample(text, "pollux_loop_iterations_total" + on).value_or(0), kEchoes);
+    // The loop fields, booked at stop at the latest (each reactor looped at least once
+    // to run start's registration task).
+    EXPECT_GT(sample(text, "pollux_loop_iterations_total" + on).value_or(0), 0u);
     EXPECT_GT(sample(text, "pollux_loop_iterations_total" + off).value_or(0), 0u);
     EXPECT_TRUE(sample(text, "pollux_posted_queue_depth").has_value());
     EXPECT_TRUE(sample(text, "pollux_timers").has_value());
