@@ -55,7 +55,7 @@ done
 
 echo "## syscalls per echo (perf stat, 64 B, depth 1, server 1 reactor/thread on CPU 0, client on CPU 1)"
 events=raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendto
-events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,context-switches,task-clock
+events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_ctl,context-switches,task-clock
 for conns in 1 64; do
   for s in "${servers[@]}"; do
     name=${s%%:*} exe=${s#*:}
@@ -70,9 +70,10 @@ for conns in 1 64; do
     awk -F, -v n="$name" -v c="$conns" -v m=$((2 * m)) '
       $1 ~ /^[0-9.]+$/ { v[$3] = $1 }
       END {
-        printf "%-7s %2d conns: %.2f syscalls/echo (recvfrom %.2f, recvmsg %.2f, sendto %.2f, epoll_wait %.3f, epoll_ctl %.4f), %.3f cs/echo, %.1f us CPU/echo\n",
+        printf "%-7s %2d conns: %.2f syscalls/echo (recvfrom %.2f, recvmsg %.2f, sendto %.2f, epoll_wait+pwait %.3f, epoll_ctl %.4f), %.3f cs/echo, %.1f us CPU/echo\n",
           n, c, v["raw_syscalls:sys_enter"] / m, v["syscalls:sys_enter_recvfrom"] / m, v["syscalls:sys_enter_recvmsg"] / m,
-          v["syscalls:sys_enter_sendto"] / m, v["syscalls:sys_enter_epoll_wait"] / m, v["syscalls:sys_enter_epoll_ctl"] / m,
+          v["syscalls:sys_enter_sendto"] / m, (v["syscalls:sys_enter_epoll_wait"] + v["syscalls:sys_enter_epoll_pwait"]) / m,
+          v["syscalls:sys_enter_epoll_ctl"] / m,
           v["context-switches"] / m, v["task-clock"] * 1000 / m
       }' "$csv"
   done
