@@ -25,7 +25,10 @@
 // * on_data(conn, input). `input` holds every byte received and not yet consumed. Call
 //   `input.consume(n)` for what you used; the rest stays for the next call. Input that
 //   grows beyond ConnectionOptions::max_input closes the connection with
-//   CloseReason::limit.
+//   CloseReason::limit. `input` is valid during the call only and need not be the
+//   same object each time (when nothing was left over, it is the reactor's shared
+//   read buffer); keep bytes, not a pointer to it. Moving from it or sending it with
+//   `send(std::move(input))` is fine.
 // * on_high_water(conn). The output queue (bytes `send` could not write yet) crossed
 //   ConnectionOptions::high_water_mark; once per crossing. Stop producing (e.g.
 //   `conn.pause_reading()`) until on_write_complete. Past max_output the connection

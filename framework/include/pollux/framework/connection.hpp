@@ -27,13 +27,18 @@
 //     drains. A send that would take the queue above max_output drops the queue and
 //     closes the connection at once with CloseReason::limit.
 //   * After close(), abort(), shutdown_write() or on_close, send does nothing.
-// Reading. On READABLE the input Buffer is filled with readv (its tail plus a 64 KiB
-//   stack extra) and on_data is called after each read. At most
-//   ConnectionOptions::read_budget bytes are read per event; then the connection is
-//   re-queued on its reactor (edge-triggered epoll would not tell again) and the other
-//   connections get their turn. `pause_reading()` stops calling on_data (the kernel's
-//   receive buffer then fills and TCP flow control slows the peer); `resume_reading()`
-//   continues. Input above max_input closes with CloseReason::limit.
+// Reading. On READABLE, when no input is left over from before, one recv(2) reads into
+//   the reactor's 64 KiB scratch Buffer and on_data gets that; whatever the handler
+//   leaves is copied into the connection's own input Buffer. With input left over,
+//   one readv fills the input Buffer's tail and spills into the scratch. Either way
+//   on_data is called after each read with all unconsumed input, and a read that
+//   returned less than it asked for ends the turn (the socket is drained; the next
+//   byte raises a new edge). At most ConnectionOptions::read_budget bytes are read per
+//   event; then the connection is re-queued on its reactor (edge-triggered epoll would
+//   not tell again) and the other connections get their turn. `pause_reading()` stops
+//   calling on_data (the kernel's receive buffer then fills and TCP flow control slows
+//   the peer); `resume_reading()` continues. Input above max_input closes with
+//   CloseReason::limit.
 // Closing.
 //   * `shutdown_write()`: once the queue has drained, shutdown(SHUT_WR); the peer reads
 //     EOF. Reading continues.
