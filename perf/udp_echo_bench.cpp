@@ -6,6 +6,7 @@
 //   build/default/perf/udp_echo_bench                      # 4 pairs x 2 x 1.5 s, about 15 s
 //   build/default/perf/udp_echo_bench --pairs 6 --seconds 3 --sockets 8 --depth 32 --size 64
 //   build/default/perf/udp_echo_bench --send-area 0      # pollux without gathered replies
+//   build/default/perf/udp_echo_bench --aa               # A/A control: pollux vs pollux
 //
 // Each run forks a fresh server process pinned to CPU 0 (sched_setaffinity before any
 // thread exists):
@@ -89,6 +90,7 @@ struct Config {
     std::size_t depth = 32;
     std::size_t size = 64;
     std::optional<std::size_t> send_area;  // UdpServerOptions::send_area; default: the server's
+    bool aa = false;                       // A/A control: pollux on both sides
 };
 
 enum class Server { pollux, asio };
@@ -401,6 +403,10 @@ std::string per_echo(const std::optional<double>& v) {
 bool parse(int argc, char** argv, Config& cfg) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
+        if (a == "--aa") {
+            cfg.aa = true;
+            continue;
+        }
         if (i + 1 >= argc) return false;
         const char* v = argv[++i];
         if (a == "--pairs") cfg.pairs = std::atoi(v);
@@ -422,7 +428,8 @@ int main(int argc, char** argv) {
     if (!parse(argc, argv, cfg)) {
         std::fprintf(stderr,
                      "usage: udp_echo_bench [--pairs N] [--seconds S] [--sockets N] [--depth N] [--size BYTES]\n"
-                     "                      [--send-area BYTES]\n"
+                     "                      [--send-area BYTES] [--aa]\n"
+                     "  --aa: A/A control, pollux on both sides (the ratio shows the noise floor)\n"
                      "  --send-area: pollux's UdpServerOptions::send_area (0: one sendto per reply)\n");
         return 2;
     }
@@ -435,36 +442,40 @@ int main(int argc, char** argv) {
         std::optional<double> p_rate, a_rate;
         const bool pollux_first = pair % 2 == 0;
         for (int k = 0; k < 2; ++k) {
-            const Server kind = (k == 0) == pollux_first ? Server::pollux : Server::asio;
+            // Side A is pollux; side B is Asio, or pollux again in the A/A control.
+            const bool side_a = (k == 0) == pollux_first;
+            const Server kind = side_a || cfg.aa ? Server::pollux : Server::asio;
+            const char* label = side_a ? "pollux" : cfg.aa ? "pollux'" : "asio";
             if (kind == Server::asio && !POLLUX_BENCH_HAVE_ASIO) continue;
             auto r = run_once(kind, cfg);
             if (!r) {
-                std::fprintf(stderr, "%s run failed\n", name(kind));
+                std::fprintf(stderr, "%s run failed\n", label);
                 return 1;
             }
             std::printf("pair %d  %-6s %9.0f echoes/s  %s syscalls/echo  %s us CPU/echo  lost %llu  bad %llu  "
                         "[server: %s]\n",
-                        pair + 1, name(kind), r->echoes_per_s, per_echo(r->syscalls_per_echo).c_str(),
+                        pair + 1, label, r->echoes_per_s, per_echo(r->syscalls_per_echo).c_str(),
                         per_echo(r->cpu_us_per_echo).c_str(),
                         static_cast<unsigned long long>(r->lost), static_cast<unsigned long long>(r->bad),
                         r->server_line.c_str());
             std::fflush(stdout);
             if (r->bad != 0) return 1;
-            (kind == Server::pollux ? p_rate : a_rate) = r->echoes_per_s;
-            if (r->syscalls_per_echo) (kind == Server::pollux ? sys_p : sys_a).push_back(*r->syscalls_per_echo);
-            if (r->cpu_us_per_echo) (kind == Server::pollux ? cpu_p : cpu_a).push_back(*r->cpu_us_per_echo);
+            (side_a ? p_rate : a_rate) = r->echoes_per_s;
+            if (r->syscalls_per_echo) (side_a ? sys_p : sys_a).push_back(*r->syscalls_per_echo);
+            if (r->cpu_us_per_echo) (side_a ? cpu_p : cpu_a).push_back(*r->cpu_us_per_echo);
         }
         if (p_rate) rate_p.push_back(*p_rate);
         if (a_rate) rate_a.push_back(*a_rate);
         if (p_rate && a_rate && *a_rate > 0) ratios.push_back(*p_rate / *a_rate);
     }
     const auto med = [](const std::vector<double>& v) { return v.empty() ? std::string("n/a") : per_echo(median(v)); };
-    std::printf("pollux: median %.0f echoes/s, %s syscalls/echo, %s us server CPU/echo\n", median(rate_p),
+    std::printf("pollux:  median %.0f echoes/s, %s syscalls/echo, %s us server CPU/echo\n", median(rate_p),
                 med(sys_p).c_str(), med(cpu_p).c_str());
     if (!rate_a.empty()) {
-        std::printf("asio:   median %.0f echoes/s, %s syscalls/echo, %s us server CPU/echo\n", median(rate_a),
-                    med(sys_a).c_str(), med(cpu_a).c_str());
-        std::printf("pollux/asio echoes/s per pair:");
+        const char* b = cfg.aa ? "pollux'" : "asio";
+        std::printf("%s:%*s median %.0f echoes/s, %s syscalls/echo, %s us server CPU/echo\n", b,
+                    static_cast<int>(7 - std::strlen(b)), "", median(rate_a), med(sys_a).c_str(), med(cpu_a).c_str());
+        std::printf("pollux/%s echoes/s per pair:", b);
         for (double r : ratios) std::printf(" %.3f", r);
         std::printf("; median %.3fx (min %.3f, max %.3f)\n", median(ratios),
                     *std::min_element(ratios.begin(), ratios.end()), *std::max_element(ratios.begin(), ratios.end()));
