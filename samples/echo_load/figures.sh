@@ -27,6 +27,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # start LOG CMD...: starts a server in the background, sets $pid and $port.
 start() {
   local log=$1; shift
+  rm -f "$log"  # a log left by an earlier run would give its stale port
   "$@" >"$log" 2>&1 &
   pid=$! port=
   for _ in $(seq 300); do
