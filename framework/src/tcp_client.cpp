@@ -30,6 +30,7 @@ namespace pollux::framework {
 namespace {
 // stop() from another thread: how often it checks that the loop still runs.
 constexpr std::chrono::milliseconds kStopProbe{50};
+constexpr std::chrono::milliseconds kStopProbeMax{1000};
 }  // namespace
 
 struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_this<TcpClient::Impl> {
@@ -329,8 +330,11 @@ void TcpClient::stop() {
         // Normally the task runs. A post racing with the loop's exit can be accepted and
         // never run (Reactor::post): then a refused probe post says the loop is gone,
         // and the task (holding its own reference to the state) dies with the reactor.
-        while (finished.wait_for(kStopProbe) == std::future_status::timeout) {
+        // The probe interval doubles up to 1 s: a loop that is merely slow (or, misused,
+        // never started) collects about one no-op per second, not an unbounded stream.
+        for (auto wait = kStopProbe; finished.wait_for(wait) == std::future_status::timeout;) {
             if (!impl_->reactor.post([] {})) break;
+            wait = std::min(wait * 2, kStopProbeMax);
         }
         if (finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return;
     }
