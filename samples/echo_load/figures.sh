@@ -31,7 +31,7 @@ start() {
   "$@" >"$log" 2>&1 &
   pid=$! port=
   for _ in $(seq 300); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
     [ -n "$port" ] && return 0
     sleep 0.1
   done
