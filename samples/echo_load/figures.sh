@@ -57,7 +57,7 @@ done
 echo "## syscalls per echo (perf stat, 64 B, depth 1, server 1 reactor/thread on CPU 0, client on CPU 1)"
 events=raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_recvmsg,syscalls:sys_enter_sendto
 events+=,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_ctl,context-switches,task-clock
-for conns in 1 64; do
+for conns in 1 64 128; do
   for s in "${servers[@]}"; do
     name=${s%%:*} exe=${s#*:}
     start "$work/$name.perf.log" taskset -c 0 "$exe" 0 1
