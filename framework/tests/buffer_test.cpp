@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <cstring>
 #include <vector>
 
 #include "pollux/core/pipe.hpp"
@@ -331,6 +332,30 @@ TEST(Buffer, read_with_never_passes_an_empty_slice_and_forwards_errors) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(), std::errc::connection_reset);
     EXPECT_EQ(b.readable_size(), Buffer::kInitialSize - Buffer::kCheapPrepend);
+}
+
+TEST(Buffer, read_with_a_given_spill_area_uses_it_and_appends_what_landed_there) {
+    Buffer b;
+    b.append(bytes(pattern(Buffer::kInitialSize - Buffer::kCheapPrepend - 10)));  // 10 bytes of tail
+    std::vector<std::byte> area(100);
+    const void* second = nullptr;
+    std::size_t second_size = 0;
+    auto r = b.read_with(
+        [&](std::span<IoSliceMut> s) -> Result<std::size_t> {
+            EXPECT_EQ(s.size(), 2u);
+            second = s[1].bytes().data();
+            second_size = s[1].size();
+            for (IoSliceMut& sl : s) std::memset(sl.bytes().data(), 'z', sl.size());
+            return std::size_t{30};  // 10 into the tail, 20 into the area
+        },
+        1 << 20, std::span<std::byte>(area));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(*r, 30u);
+    EXPECT_EQ(second, area.data());
+    EXPECT_EQ(second_size, area.size());
+    const auto in = b.readable();
+    ASSERT_EQ(in.size(), Buffer::kInitialSize - Buffer::kCheapPrepend + 20);
+    for (std::size_t i = in.size() - 30; i < in.size(); ++i) EXPECT_EQ(in[i], std::byte{'z'}) << i;
 }
 
 TEST(Buffer, read_from_a_closed_fd_returns_ebadf) {
