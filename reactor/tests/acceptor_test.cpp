@@ -244,9 +244,16 @@ TEST(Acceptor, streams_accepted_but_not_yet_delivered_at_stop_are_closed_not_del
         pool->connection_closed(r.index());
     });
     ASSERT_TRUE(acceptor);
-    // Hold reactor 1 so the streams dealt to it wait in its hand-off queue.
+    // Hold reactor 1 so the streams dealt to it wait in its hand-off queue. Wait until
+    // the hold runs: tasks from different threads are not ordered, so a drain task
+    // posted by the acceptor could otherwise run before it.
     std::atomic<bool> release{false};
-    ASSERT_TRUE(pool->post(1, [&] { wait_until([&] { return release.load(); }); }));
+    std::atomic<bool> holding{false};
+    ASSERT_TRUE(pool->post(1, [&] {
+        holding = true;
+        wait_until([&] { return release.load(); });
+    }));
+    ASSERT_TRUE(wait_until([&] { return holding.load(); }));
 
     std::vector<net::TcpStream> clients;  // round-robin: 0 -> r0, 1 -> r1, 2 -> r0, 3 -> r1
     for (int i = 0; i < 4; ++i) {
