@@ -40,8 +40,11 @@ TEST(ConnectionBackpressure, high_water_fires_once_per_crossing_and_write_comple
     EXPECT_EQ(got.size(), big.size());
     ASSERT_TRUE(pollux::test::eventually([&] { return probe.write_completes.load() == 1; }));
     EXPECT_EQ(probe.high_waters.load(), 1);
-    // A second excursion above the mark fires again.
+    // A second excursion above the mark fires again. Read only once it has: a client
+    // that reads while the server writes can keep the kernel taking every byte, and
+    // then nothing is ever queued (send writes directly while the kernel accepts).
     ASSERT_TRUE(client.write_all("go"));
+    ASSERT_TRUE(pollux::test::eventually([&] { return probe.high_waters.load() == 2; }));
     got = client.read_exact(big.size());
     EXPECT_EQ(got.size(), big.size());
     ASSERT_TRUE(pollux::test::eventually([&] { return probe.write_completes.load() == 2; }));
