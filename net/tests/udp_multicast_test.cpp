@@ -7,6 +7,8 @@
 // ENETUNREACH here (lo has no MULTICAST flag and no ff00::/8 route), so the IPv6 tests
 // cover membership and options, not delivery.
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 
 #include <array>
@@ -30,10 +32,15 @@ bool readable_within(const UdpSocket& s, int ms) {
 }
 
 // A member bound to 0.0.0.0:0 (a multicast datagram's destination is the group, so a
-// socket bound to 127.0.0.1 would not match it) that joined kGroupV4 on loopback.
-UdpSocket loopback_member() {
+// socket bound to 127.0.0.1 would not match it) that joined `group` on loopback.
+// IP_MULTICAST_ALL off: by default Linux hands a wildcard-bound socket the datagrams of
+// every group any socket on the host joined, so a test running in parallel (ctest -j)
+// that joins the same group would feed a member that has left it.
+UdpSocket loopback_member(Ipv4Addr group = kGroupV4) {
     auto s = UdpSocket::bind(SocketAddr(Ipv4Addr::any(), 0)).value();
-    auto joined = s.join_multicast_v4(kGroupV4, Ipv4Addr::loopback());
+    const int off = 0;
+    EXPECT_EQ(::setsockopt(s.fd(), IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof off), 0);
+    auto joined = s.join_multicast_v4(group, Ipv4Addr::loopback());
     EXPECT_TRUE(joined) << joined.error().message();
     return s;
 }
@@ -59,12 +66,13 @@ TEST(UdpMulticast, v4_member_on_loopback_receives_a_datagram_sent_to_the_group) 
 }
 
 TEST(UdpMulticast, v4_member_stops_receiving_after_leaving_the_group) {
-    auto member = loopback_member();
+    constexpr Ipv4Addr kOwnGroup{{239, 255, 77, 2}};  // no other test joins it
+    auto member = loopback_member(kOwnGroup);
     auto sender = loopback_sender();
-    const SocketAddr group(kGroupV4, member.local_addr().value().port());
-    ASSERT_TRUE(member.leave_multicast_v4(kGroupV4, Ipv4Addr::loopback()));
+    const SocketAddr group(kOwnGroup, member.local_addr().value().port());
+    ASSERT_TRUE(member.leave_multicast_v4(kOwnGroup, Ipv4Addr::loopback()));
     // Leaving twice: the membership is gone.
-    EXPECT_FALSE(member.leave_multicast_v4(kGroupV4, Ipv4Addr::loopback()));
+    EXPECT_FALSE(member.leave_multicast_v4(kOwnGroup, Ipv4Addr::loopback()));
 
     ASSERT_TRUE(sender.send_to(as_bytes("nobody"), group));
     EXPECT_FALSE(readable_within(member, 100));
