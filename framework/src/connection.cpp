@@ -102,22 +102,20 @@ void Connection::on_event(const Event& ev) {
     // no partial input. One recv into the reactor's scratch, on_data, done.
     if (ev.is_readable() && !ev.is_error() && !ev.is_read_closed() && state_ == State::open && !reading_paused_ &&
         input_.empty() && output_.empty()) [[likely]] {
-        Buffer& scratch = host_->scratch();
-        const std::size_t asked = scratch_ask(scratch);
-        if (scratch.empty() && asked != 0) [[likely]] {
-            const long n = detail::sys_recv(fd_, scratch.writable().data(), asked, 0);
-            if (n > 0 && static_cast<std::size_t>(n) < asked) [[likely]] {
-                scratch.commit(static_cast<std::size_t>(n));
-                metrics_->bytes_in.add(static_cast<std::size_t>(n));
-                note_activity();
-                deliver_scratch(scratch);
-                return;  // a short read drained the socket (see handle_read)
-            }
-            if (n == -EAGAIN) return;
-            pending_read_ = n;  // EOF, an error, or a full read: handle_read takes it from here
-            handle_read(false);
-            return;
+        ConnectionHost& host = *host_;  // its scratch is intact between reads
+        const std::size_t asked = host.scratch_ask();
+        const long n = pollux::detail::sys_recv(fd_, host.scratch_at(), asked, 0);
+        if (n > 0 && static_cast<std::size_t>(n) < asked) [[likely]] {
+            host.scratch_commit(static_cast<std::size_t>(n));
+            metrics_->bytes_in.add(static_cast<std::size_t>(n));
+            note_activity();
+            deliver_scratch(host.scratch());
+            return;  // a short read drained the socket (see handle_read)
         }
+        if (n == -EAGAIN) return;
+        pending_read_ = n;  // EOF, an error, or a full read: handle_read takes it from here
+        handle_read(false);
+        return;
     }
     if (state_ == State::closed) return;
     if (ev.is_error()) {  // report it even while reading is paused
@@ -149,7 +147,7 @@ Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {
 // plain stream sockets here, so one call serves both.
 [[gnu::always_inline]] inline Result<std::size_t> Connection::write_some(std::span<const std::byte> data) {
     for (;;) {
-        const long n = detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        const long n = pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
         if (n >= 0) [[likely]] return static_cast<std::size_t>(n);
         if (n != -EINTR) return std::unexpected(errno_code(static_cast<int>(-n)));
     }
@@ -184,7 +182,7 @@ Result<std::size_t> Connection::write_slices(std::span<const IoSlice> slices) {
         into = &scratch;
         long n = pending_read_;  // on_event's read, if it made one (same scratch, same size)
         if (n == kNoSyscall) [[likely]] {
-            n = detail::sys_recv(fd_, scratch.writable().data(), asked, 0);
+            n = pollux::detail::sys_recv(fd_, scratch.writable().data(), asked, 0);
         } else {
             pending_read_ = kNoSyscall;
         }
@@ -273,9 +271,9 @@ void Connection::handle_read(bool until_would_block) {
     reading_ = &scratch;
     handler_->on_data(*this, scratch);
     reading_ = nullptr;
-    if (scratch.empty()) [[likely]] return;
-    if (state_ == State::open) input_.append(scratch.readable());
-    scratch.consume_all();
+    if (host_->scratch_intact()) [[likely]] return;  // the handler consumed it all
+    if (state_ == State::open && !scratch.empty()) input_.append(scratch.readable());
+    host_->reset_scratch();
 }
 
 void Connection::queue_read() {
@@ -313,7 +311,7 @@ void Connection::resume_reading() {
 void Connection::send(std::span<const std::byte> data) {
     assert(reactor().is_in_loop_thread());
     if (state_ == State::open && !shutdown_pending_ && !write_shut_ && output_.empty() && !data.empty()) [[likely]] {
-        const long n = detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        const long n = pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
         if (static_cast<std::size_t>(n) == data.size()) [[likely]] {
             metrics_->bytes_out.add(data.size());
             note_activity();
@@ -329,7 +327,7 @@ void Connection::send(std::span<const std::byte> data) {
 void Connection::send_rest(std::span<const std::byte> data, long n) {
     if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) return;
     if (n == kNoSyscall) {
-        n = output_.empty() ? detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL) : 0;
+        n = output_.empty() ? pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL) : 0;
     }
     // Nothing here calls out, so the queue stays empty until the loop ends.
     for (;;) {
@@ -344,7 +342,7 @@ void Connection::send_rest(std::span<const std::byte> data, long n) {
             fail(errno_code(static_cast<int>(-n)));
             return;
         }
-        n = detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        n = pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     }
     if (output_.would_exceed(data.size(), host_->options().max_output)) {
         finish(CloseReason::limit);

@@ -12,7 +12,19 @@ ConnectionHost::ConnectionHost(reactor::Reactor& reactor, const ConnectionOption
       reactor_(reactor),
       options_(options),
       metrics_(metrics) {
-    scratch_.ensure_writable(kScratchSize);
+    reset_scratch();
+}
+
+void ConnectionHost::reset_scratch() {
+    scratch_.consume_all();
+    if (scratch_.pool() != nullptr || scratch_.writable_size() < kScratchSize) {
+        scratch_ = Buffer();  // a pooled chunk a handler moved in goes back to its pool
+        scratch_.ensure_writable(kScratchSize);
+    }
+    scratch_chunk_ = scratch_.chunk_;
+    scratch_at_ = scratch_.writable().data();
+    scratch_capacity_ = scratch_.capacity();
+    assert(scratch_intact());
 }
 
 ConnectionHost::~ConnectionHost() {
@@ -36,7 +48,7 @@ Connection* ConnectionHost::open_in_loop(Connection::Stream stream) {
     s.conn = conn;
 
     std::unique_ptr<ConnectionHandler> owned;
-    ConnectionHandler* handler = shared_handler_;
+    ConnectionHandler* handler = shared_handler_ != nullptr ? *shared_handler_ : nullptr;
     if (factory_ != nullptr && *factory_) {
         owned = (*factory_)(*conn);
         handler = owned.get();

@@ -41,18 +41,37 @@ public:
     BufferPool& pool() noexcept { return pool_; }
     const ConnectionOptions& options() const noexcept { return options_; }
     ReactorMetrics& metrics() noexcept { return metrics_; }
-    // The reactor's read scratch: an unpooled Buffer holding one kScratchSize chunk,
-    // empty between reads. Connection::handle_read reads into it when the connection's
-    // own input is empty (so an echo never takes a pool chunk), and uses its storage
-    // as the readv spill area otherwise. One per reactor; never used by two reads at once.
+    // The reactor's read scratch: an unpooled Buffer holding one chunk of at least
+    // kScratchSize writable bytes. Connection reads into it when the connection's own
+    // input is empty (so an echo never takes a pool chunk), and uses its storage as the
+    // readv spill area otherwise. One per reactor; never used by two reads at once.
+    //
+    // Between reads it is "intact": empty, with the chunk, offsets and capacity that
+    // scratch_at() was taken from, so the per-message read needs no checks. A handler
+    // may do anything with it inside on_data (consume part, move from it, swap in
+    // other storage); Connection calls scratch_intact() afterwards, and reset_scratch()
+    // when it is not (after keeping any left-over bytes).
     static constexpr std::size_t kScratchSize = Buffer::kExtraReadSize;
     Buffer& scratch() noexcept { return scratch_; }
+    // Where the next read into the intact scratch lands (its writable tail).
+    std::byte* scratch_at() const noexcept { return scratch_at_; }
+    // Records `n` bytes read at scratch_at().
+    void scratch_commit(std::size_t n) noexcept { scratch_chunk_->end += n; }
+    bool scratch_intact() const noexcept {
+        const Chunk* c = scratch_.chunk_;
+        return c == scratch_chunk_ && c->begin == Buffer::kCheapPrepend && c->end == Buffer::kCheapPrepend &&
+               c->capacity == scratch_capacity_;
+    }
+    // Empties the scratch and makes it intact again (new storage if the handler took
+    // or shrank it).
+    void reset_scratch();
     // Bytes to ask for per read into the scratch: kScratchSize, or one more than
     // max_input (to tell "full" from "over") when that is less.
     std::size_t scratch_ask() const noexcept { return scratch_ask_; }
 
-    // Where handlers come from: `factory` if set, else the shared `handler` (not owned).
-    void set_handlers(HandlerFactory* factory, ConnectionHandler* shared) noexcept {
+    // Where handlers come from: `factory` if set, else the shared handler `*shared`
+    // (not owned; read when each connection opens, since on_data may replace it).
+    void set_handlers(HandlerFactory* factory, ConnectionHandler* const* shared) noexcept {
         factory_ = factory;
         shared_handler_ = shared;
     }
@@ -88,12 +107,15 @@ private:
 
     BufferPool pool_;  // first: destroyed after every connection's buffers
     Buffer scratch_;
+    Chunk* scratch_chunk_ = nullptr;  // what scratch_intact() compares against
+    std::byte* scratch_at_ = nullptr;
+    std::size_t scratch_capacity_ = 0;
     std::size_t scratch_ask_;
     reactor::Reactor& reactor_;
     const ConnectionOptions& options_;
     ReactorMetrics& metrics_;
     HandlerFactory* factory_ = nullptr;
-    ConnectionHandler* shared_handler_ = nullptr;
+    ConnectionHandler* const* shared_handler_ = nullptr;
     std::function<void()> on_closed_;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;

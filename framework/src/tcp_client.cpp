@@ -22,7 +22,6 @@
 #include <utility>
 
 #include "connection_host.hpp"
-#include "lambda_handler.hpp"
 #include "pollux/core/interest.hpp"
 
 namespace pollux::framework {
@@ -44,7 +43,7 @@ struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_th
           lambda(callbacks),
           host(r, options.connection, metrics.reactor(0)),
           rng(static_cast<std::uint_fast32_t>(std::random_device{}())) {
-        host.set_handlers(&factory, &lambda);
+        host.set_handlers(&factory, &shared);
         host.set_on_closed([this] { on_closed(); });
     }
 
@@ -73,8 +72,9 @@ struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_th
     ConnectionCallbacks callbacks;
     HandlerFactory factory;
     OnConnectErrorCallback on_connect_error;
-    LambdaHandler lambda;
-    ConnectionHost host;  // after options, metrics, callbacks, factory, lambda
+    detail::CallbackHandler lambda;
+    ConnectionHandler* const shared = &lambda;
+    ConnectionHost host;  // after options, metrics, callbacks, factory, lambda, shared
 
     // Loop thread.
     State state = State::idle;

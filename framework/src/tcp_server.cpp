@@ -8,15 +8,12 @@
 #include <utility>
 
 #include "connection_host.hpp"
-#include "lambda_handler.hpp"
 #include "loop_metrics.hpp"
 
 namespace pollux::framework {
 
 struct TcpServer::Impl {
-    Impl(const ConnectionCallbacks& callbacks, reactor::ReactorPool& pool, Metrics& metrics)
-        : lambda(callbacks), loop_metrics(pool, metrics) {}
-    LambdaHandler lambda;
+    Impl(reactor::ReactorPool& pool, Metrics& metrics) : loop_metrics(pool, metrics) {}
     std::vector<std::unique_ptr<ConnectionHost>> hosts;
     LoopMetrics loop_metrics;
     std::uint64_t emfile_seen = 0;  // reactor 0's thread: acceptor EMFILE events booked
@@ -32,7 +29,7 @@ Result<std::unique_ptr<TcpServer>> TcpServer::bind(const net::SocketAddr& addr, 
     reactor::ReactorPool& p = *server->pool_;
     for (std::size_t i = 0; i < p.size(); ++i) {
         auto host = std::make_unique<ConnectionHost>(p.reactor(i), server->options_.connection, server->metrics_.reactor(i));
-        host->set_handlers(&server->factory_, &server->impl_->lambda);
+        host->set_handlers(&server->factory_, &server->shared_handler_);
         TcpServer* s = server.get();
         host->set_on_closed([s, i] {
             s->open_.fetch_sub(1, std::memory_order_relaxed);
@@ -68,7 +65,7 @@ TcpServer::TcpServer(TcpServerOptions options, std::unique_ptr<reactor::ReactorP
     : options_(std::move(options)),
       pool_(std::move(pool)),
       metrics_(pool_->size()),
-      impl_(std::make_unique<Impl>(callbacks_, *pool_, metrics_)) {}
+      impl_(std::make_unique<Impl>(*pool_, metrics_)) {}
 
 TcpServer::~TcpServer() { stop(); }
 

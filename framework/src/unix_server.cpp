@@ -22,7 +22,6 @@
 #include <utility>
 
 #include "connection_host.hpp"
-#include "lambda_handler.hpp"
 #include "loop_metrics.hpp"
 #include "pollux/core/interest.hpp"
 
@@ -40,8 +39,7 @@ bool is_per_connection(const std::error_code& ec) noexcept {
 }  // namespace
 
 struct UnixServer::Impl final : reactor::EventHandler {
-    Impl(UnixServer& s, const ConnectionCallbacks& callbacks)
-        : server(s), lambda(callbacks), loop_metrics(*s.pool_, s.metrics_) {}
+    explicit Impl(UnixServer& s) : server(s), loop_metrics(*s.pool_, s.metrics_) {}
 
     void on_event(const Event&) override {
         if (!paused) accept_ready();
@@ -54,7 +52,6 @@ struct UnixServer::Impl final : reactor::EventHandler {
     void close_listener_in_loop() noexcept;
 
     UnixServer& server;
-    LambdaHandler lambda;
     std::vector<std::unique_ptr<ConnectionHost>> hosts;
     LoopMetrics loop_metrics;
     // Reactor 0's loop thread (the creating thread before start).
@@ -169,7 +166,7 @@ Result<std::unique_ptr<UnixServer>> UnixServer::bind(const net::UnixSocketAddr& 
     reactor::ReactorPool& p = *server->pool_;
     for (std::size_t i = 0; i < p.size(); ++i) {
         auto host = std::make_unique<ConnectionHost>(p.reactor(i), server->options_.connection, server->metrics_.reactor(i));
-        host->set_handlers(&server->factory_, &impl.lambda);
+        host->set_handlers(&server->factory_, &server->shared_handler_);
         host->set_on_closed([s] { s->open_.fetch_sub(1, std::memory_order_relaxed); });
         impl.hosts.push_back(std::move(host));
     }
@@ -199,7 +196,7 @@ UnixServer::UnixServer(UnixServerOptions options, std::unique_ptr<reactor::React
     : options_(std::move(options)),
       pool_(std::move(pool)),
       metrics_(pool_->size()),
-      impl_(std::make_unique<Impl>(*this, callbacks_)) {}
+      impl_(std::make_unique<Impl>(*this)) {}
 
 UnixServer::~UnixServer() { stop(); }
 

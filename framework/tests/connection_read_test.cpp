@@ -172,3 +172,107 @@ TEST(ConnectionRead, max_input_below_the_scratch_size_allows_exactly_max_input_a
     over.close();
     server->stop();
 }
+
+// The scratch is checked in place after each on_data (ConnectionHost::scratch_intact);
+// each of these leaves it in a different shape. Every byte must still arrive once, in
+// order, and the fast path must not read into storage the handler replaced.
+TEST(ConnectionRead, a_handler_that_puts_other_storage_holding_the_left_over_in_the_buffer_keeps_those_bytes) {
+    // Echo whole 4-byte words; move the remainder into a small buffer of our own and
+    // put that in place of the one handed over (its storage is then freed).
+    auto server = start_server([](Connection& conn, Buffer& in) {
+        const std::size_t whole = in.readable_size() / 4 * 4;
+        conn.send(in.readable().first(whole));
+        in.consume(whole);
+        Buffer small;
+        small.append(in.readable());
+        in = std::move(small);
+    });
+    BlockingClient client(server->local_addr());
+    std::string sent;
+    std::size_t got = 0;
+    for (unsigned i = 0; i < 60; ++i) {
+        const auto msg = pattern(1 + i * 13 % 50, i);
+        ASSERT_TRUE(client.write_all(msg));
+        sent.append(as_string(msg));
+        const std::size_t owed = sent.size() / 4 * 4;
+        if (owed > got) {
+            ASSERT_EQ(as_string(client.read_exact(owed - got)), sent.substr(got, owed - got)) << "message " << i;
+            got = owed;
+        }
+    }
+    client.close();
+    server->stop();
+}
+
+TEST(ConnectionRead, a_handler_that_releases_and_refills_the_buffer_does_not_shrink_later_reads) {
+    // release() frees the scratch's chunk; append() then takes a small heap chunk (which
+    // may land at the same address). A later read must not trust the old capacity.
+    auto server = start_server([](Connection& conn, Buffer& in) {
+        conn.send(in.readable());
+        in.release();
+        in.append(std::as_bytes(std::span("x", 1)));
+        in.consume_all();
+    });
+    BlockingClient client(server->local_addr());
+    for (unsigned i = 0; i < 50; ++i) {
+        const auto msg = pattern(1000 + i * 997 % 20'000, i);
+        ASSERT_TRUE(client.write_all(msg));
+        ASSERT_EQ(client.read_exact(msg.size()), msg) << "message " << i;
+    }
+    client.close();
+    server->stop();
+}
+
+TEST(ConnectionRead, a_handler_that_moves_a_pooled_buffer_in_gives_its_chunk_back_and_keeps_its_bytes) {
+    BufferPool pool;  // used on the reactor thread only; outlives the server
+    auto server = start_server([&pool](Connection& conn, Buffer& in) {
+        conn.send(in.readable());
+        Buffer mine(&pool);
+        mine.append(std::as_bytes(std::span("!", 1)));
+        in = std::move(mine);  // "!" is left over: it comes first in the next call
+    });
+    BlockingClient client(server->local_addr());
+    ASSERT_TRUE(client.write_all("ab"));
+    EXPECT_EQ(as_string(client.read_exact(2)), "ab");
+    ASSERT_TRUE(client.write_all("cd"));
+    EXPECT_EQ(as_string(client.read_exact(3)), "!cd");
+    ASSERT_TRUE(client.write_all("ef"));
+    EXPECT_EQ(as_string(client.read_exact(3)), "!ef");
+    client.close();
+    server->stop();
+}
+
+// HandlerSetup::on_data takes any callable; an empty one discards the input.
+void plain_echo(Connection& conn, Buffer& in) {
+    conn.send(in.readable());
+    in.consume_all();
+}
+
+TEST(ConnectionRead, on_data_accepts_a_function_pointer_and_an_empty_callable_discards_input) {
+    for (int variant = 0; variant < 3; ++variant) {
+        SCOPED_TRACE(variant);
+        TcpServerOptions opts;
+        opts.reactors = 1;
+        auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+        std::atomic<int> opened{0};
+        server->on_open([&](Connection&) { opened.fetch_add(1); });
+        if (variant == 0) server->on_data(&plain_echo);
+        if (variant == 1) server->on_data(nullptr);
+        if (variant == 2) {
+            server->on_data(&plain_echo);
+            server->on_data(OnDataCallback{});  // replaces the echo with "discard"
+        }
+        ASSERT_TRUE(server->start());
+        BlockingClient client(server->local_addr(), 300ms);
+        ASSERT_TRUE(client.write_all("ping"));
+        if (variant == 0) {
+            EXPECT_EQ(as_string(client.read_exact(4)), "ping");
+        } else {
+            ASSERT_TRUE(pollux::test::eventually([&] { return server->metrics().snapshot().total.bytes_in == 4; }));
+            EXPECT_TRUE(client.read_exact(1).empty()) << "input must be discarded, not echoed";
+            EXPECT_EQ(opened.load(), 1);
+        }
+        client.close();
+        server->stop();
+    }
+}

@@ -191,8 +191,11 @@ std::optional<std::chrono::nanoseconds> Reactor::poll_timeout(Clock::time_point 
     using std::chrono::nanoseconds;
     if (tasks_left_ || !deferred_.empty() || tasks_->notified() || stop_requested_.load(std::memory_order_relaxed))
         return nanoseconds::zero();
-    if (timers_.empty()) return std::nullopt;
-    return timers_.time_until_next(now);
+    // Nanoseconds to the deadline; Poll::poll rounds up to whole ms, so the wait never
+    // ends before the timer is due.
+    const Clock::time_point deadline = timers_.next_deadline();
+    if (deadline == Clock::time_point::max()) return std::nullopt;
+    return deadline > now ? deadline - now : nanoseconds::zero();
 }
 
 void Reactor::dispatch() {

@@ -64,7 +64,7 @@ TimerWheel::TimerWheel(TimerWheel&& other) noexcept
       next_seq_(other.next_seq_),
       mask_(std::exchange(other.mask_, 0)),
       live_(std::exchange(other.live_, 0)) {
-    other.next_tick_cache_ = kUnknownTick;
+    other.next_deadline_ = Clock::time_point::max();  // empty and inert
     other.entries_.clear();
     other.slots_.clear();
     other.occupied_.clear();
@@ -88,8 +88,8 @@ TimerWheel& TimerWheel::operator=(TimerWheel&& other) noexcept {
         next_seq_ = other.next_seq_;
         mask_ = std::exchange(other.mask_, 0);
         live_ = std::exchange(other.live_, 0);
-        next_tick_cache_ = kUnknownTick;
-        other.next_tick_cache_ = kUnknownTick;
+        next_deadline_ = kUnknownDeadline;
+        other.next_deadline_ = Clock::time_point::max();  // empty and inert
         other.entries_.clear();
         other.slots_.clear();
         other.occupied_.clear();
@@ -108,12 +108,14 @@ std::int64_t TimerWheel::tick_of(Clock::time_point deadline) const noexcept {
 }
 
 TimerId TimerWheel::run_at(Clock::time_point deadline, Callback cb) {
+    sync_tick();
     const std::int64_t tick = deadline <= now_ ? current_tick_ : tick_of(deadline);
     return start(tick, 0, std::move(cb));
 }
 
 TimerId TimerWheel::run_after(milliseconds delay, Callback cb) {
     if (delay <= milliseconds::zero()) {
+        sync_tick();
         return start(current_tick_, 0, std::move(cb));
     }
     return start(tick_of(now_ + std::min(delay, kMaxDelay)), 0, std::move(cb));
@@ -250,13 +252,13 @@ void TimerWheel::unlink_any(std::uint32_t index) noexcept {
 // ---- time ------------------------------------------------------------------------------
 
 void TimerWheel::mark_occupied(std::uint32_t slot) noexcept {
-    next_tick_cache_ = kUnknownTick;
+    next_deadline_ = kUnknownDeadline;
     occupied_[slot / 64] |= std::uint64_t{1} << (slot % 64);
     summary_[slot / 4096] |= std::uint64_t{1} << (slot / 64 % 64);
 }
 
 void TimerWheel::mark_empty(std::uint32_t slot) noexcept {
-    next_tick_cache_ = kUnknownTick;
+    next_deadline_ = kUnknownDeadline;
     std::uint64_t& word = occupied_[slot / 64];
     word &= ~(std::uint64_t{1} << (slot % 64));
     if (word == 0) {
@@ -312,28 +314,24 @@ std::int64_t TimerWheel::next_occupied_tick(std::int64_t limit) const noexcept {
 }
 
 std::optional<milliseconds> TimerWheel::time_until_next(Clock::time_point now) const noexcept {
-    if (ready_.head != kNone) {
-        return milliseconds::zero();
-    }
-    // The loop asks once per iteration; the answer only changes when a slot fills or
-    // empties, the heap changes, or collected_ moves, which all reset the cache.
-    std::int64_t tick = next_tick_cache_;
-    if (tick == kUnknownTick) {
-        tick = next_occupied_tick(std::numeric_limits<std::int64_t>::max());
-        if (tick == kNoTick && !heap_.empty()) {
-            tick = entries_[heap_.front()].tick;  // heap ticks lie beyond every slot tick
-        }
-        next_tick_cache_ = tick;
-    }
-    if (tick == kNoTick) {
+    const Clock::time_point deadline = next_deadline();
+    if (deadline == Clock::time_point::max()) {
         return std::nullopt;
     }
-    const Clock::time_point deadline = origin_ + milliseconds{tick};
     const Clock::time_point at = std::max(now, now_);
     if (deadline <= at) {
         return milliseconds::zero();
     }
     return std::chrono::ceil<milliseconds>(deadline - at);
+}
+
+TimerWheel::Clock::time_point TimerWheel::find_next_deadline() const noexcept {
+    std::int64_t tick = next_occupied_tick(std::numeric_limits<std::int64_t>::max());
+    if (tick == kNoTick && !heap_.empty()) {
+        tick = entries_[heap_.front()].tick;  // heap ticks lie beyond every slot tick
+    }
+    next_deadline_ = tick == kNoTick ? Clock::time_point::max() : origin_ + milliseconds{tick};
+    return next_deadline_;
 }
 
 void TimerWheel::collect_until(std::int64_t target) noexcept {
@@ -353,7 +351,7 @@ void TimerWheel::collect_until(std::int64_t target) noexcept {
             }
         }
         collected_ = tick;  // slot `tick`'s entries now count as in ready_ (kInList)
-        next_tick_cache_ = kUnknownTick;
+        next_deadline_ = kUnknownDeadline;
 
         const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(tick) & mask_);
         List& list = slots_[slot];
@@ -372,23 +370,15 @@ void TimerWheel::collect_until(std::int64_t target) noexcept {
     }
 }
 
-std::size_t TimerWheel::advance(Clock::time_point now, std::size_t budget) noexcept {
+// advance()'s slow half: a timer is due (or the cache was cleared).
+std::size_t TimerWheel::fire_due(std::size_t budget) noexcept {
     if (slots_.empty()) {
-        return 0;
-    }
-    if (now > now_) {
-        now_ = now;
-        current_tick_ = std::chrono::floor<milliseconds>(now_ - origin_).count();
+        return 0;  // moved-from
     }
     assert(!advancing_ && "TimerWheel::advance called from a timer callback");
-    // The common loop iteration: time_until_next already found the next tick and
-    // nothing changed since; if it is still ahead, there is nothing to collect or fire.
+    sync_tick();
     // (collected_ may lag current_tick_; that is the state a budget-limited advance
     // leaves too, and the next collection catches up.)
-    if (ready_.head == kNone && next_tick_cache_ != kUnknownTick &&
-        (next_tick_cache_ == kNoTick || next_tick_cache_ > current_tick_)) {
-        return 0;
-    }
     advancing_ = true;
     const std::uint64_t barrier = next_seq_;  // timers started from here on wait
     std::size_t fired = 0;
@@ -455,14 +445,14 @@ void TimerWheel::heap_set(std::size_t pos, std::uint32_t index) noexcept {
 
 void TimerWheel::heap_push(std::uint32_t index) {
     heap_.push_back(index);  // may throw; nothing changed yet
-    next_tick_cache_ = kUnknownTick;
+    next_deadline_ = kUnknownDeadline;
     entries_[index].where = kInHeap;
     heap_set(heap_.size() - 1, index);
     heap_sift_up(heap_.size() - 1);
 }
 
 void TimerWheel::heap_erase(std::uint32_t index) noexcept {
-    next_tick_cache_ = kUnknownTick;
+    next_deadline_ = kUnknownDeadline;
     const std::size_t pos = entries_[index].heap_pos;
     const std::uint32_t last = heap_.back();
     heap_.pop_back();

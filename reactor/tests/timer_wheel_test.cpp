@@ -725,6 +725,45 @@ TEST(TimerWheel, time_until_next_is_nullopt_when_empty_and_tracks_the_earliest) 
     EXPECT_EQ(wheel.time_until_next(at(0)), 9000ms);  // from the overflow heap
 }
 
+TEST(TimerWheel, next_deadline_is_the_earliest_deadline_now_when_due_and_max_when_empty) {
+    TimerWheel wheel(at(0));
+    EXPECT_EQ(wheel.next_deadline(), Clock::time_point::max());
+    const TimerId a = wheel.run_after(300ms, [] {});
+    wheel.run_after(9000ms, [] {});
+    EXPECT_EQ(wheel.next_deadline(), at(300));
+    EXPECT_EQ(wheel.advance(at(299)), 0u);  // the cached answer still holds
+    EXPECT_EQ(wheel.next_deadline(), at(300));
+    wheel.run_after(1ms, [] {});  // a start moves it
+    EXPECT_EQ(wheel.next_deadline(), at(300));
+    EXPECT_EQ(wheel.advance(at(300)), 2u);
+    EXPECT_EQ(wheel.next_deadline(), at(9000));  // from the overflow heap
+    wheel.run_after(0ms, [] {});
+    EXPECT_EQ(wheel.next_deadline(), at(300)) << "a due timer: the wheel's current time";
+    EXPECT_EQ(wheel.advance(at(300)), 1u);
+    EXPECT_FALSE(wheel.cancel(a));
+}
+
+TEST(TimerWheel, starts_after_advances_that_fired_nothing_count_from_the_latest_time) {
+    // advance() moves the current time even when it returns early (nothing due), and a
+    // timer started afterwards counts from there, not from the last firing.
+    TimerWheel wheel(at(0));
+    wheel.run_after(100'000ms, [] {});
+    for (std::int64_t ms = 1; ms <= 5000; ms += 7) EXPECT_EQ(wheel.advance(at(ms)), 0u);
+    EXPECT_EQ(wheel.now(), at(4999));
+    int fired = 0;
+    wheel.run_after(10ms, [&] { ++fired; });
+    wheel.run_at(at(5005), [&] { ++fired; });
+    wheel.run_after(0ms, [&] { ++fired; });
+    EXPECT_EQ(wheel.next_deadline(), at(4999));
+    EXPECT_EQ(wheel.advance(at(4999)), 1u);
+    EXPECT_EQ(wheel.next_deadline(), at(5005));
+    EXPECT_EQ(wheel.advance(at(5004)), 0u);
+    EXPECT_EQ(wheel.advance(at(5005)), 1u);
+    EXPECT_EQ(wheel.advance(at(5008)), 0u);
+    EXPECT_EQ(wheel.advance(at(5009)), 1u);
+    EXPECT_EQ(fired, 3);
+}
+
 // ---- scale ---------------------------------------------------------------------------------
 
 TEST(TimerWheel, hundred_thousand_timers_start_and_fire_in_deadline_order) {

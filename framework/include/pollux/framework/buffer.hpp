@@ -195,6 +195,8 @@ public:
     }
 
 private:
+    friend class ConnectionHost;  // checks its reactor-wide read buffer in place after each on_data
+
     void on_empty() noexcept {
         if (pool_ != nullptr) {
             release();

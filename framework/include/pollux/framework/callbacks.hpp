@@ -6,7 +6,10 @@
 //                       HandlerFactory, destroyed after its on_close.
 //   HandlerFactory      makes that object when a connection opens.
 //   On*Callback         the lambda flavour, for small servers: TcpServer::on_data(...)
-//                       and friends build one shared handler that calls them.
+//                       and friends build one shared handler that calls them
+//                       (detail::CallbackHandler; on_data's callable is stored with
+//                       its own type, so a message costs one virtual call, as for a
+//                       subclass).
 //   DatagramCallback    UdpServer's one callback per received datagram (its own
 //                       contract is at the end of this header and in udp_server.hpp).
 //
@@ -51,6 +54,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 #include "pollux/framework/buffer.hpp"
@@ -105,15 +109,69 @@ struct ConnectionCallbacks {
     OnCloseCallback on_close;
 };
 
+namespace detail {
+
+// The handler behind the lambda flavour: one object shared by every connection of a
+// server, calling the callbacks that were set (or the defaults). Stateless apart from
+// them, so sharing it across reactors is safe as long as the lambdas themselves are.
+class CallbackHandler : public ConnectionHandler {
+public:
+    explicit CallbackHandler(const ConnectionCallbacks& callbacks) noexcept : cb_(callbacks) {}
+
+    void on_open(Connection& c) override;
+    void on_data(Connection& c, Buffer& in) override;  // unset: discard the input
+    void on_write_complete(Connection& c) override;
+    void on_high_water(Connection& c) override;
+    void on_read_closed(Connection& c) override;
+    void on_timeout(Connection& c) override;
+    void on_close(Connection& c, CloseReason r) override;
+
+private:
+    const ConnectionCallbacks& cb_;
+};
+
+// HandlerSetup::on_data(fn) keeps fn's own type, so the per-message call is one
+// virtual call with fn inlined into it, as for a ConnectionHandler subclass; a
+// std::function in between would add a second indirect call per message.
+template <class Fn>
+class DataCallbackHandler final : public CallbackHandler {
+public:
+    DataCallbackHandler(const ConnectionCallbacks& callbacks, Fn fn) : CallbackHandler(callbacks), fn_(std::move(fn)) {}
+    void on_data(Connection& c, Buffer& in) override { fn_(c, in); }
+
+private:
+    Fn fn_;
+};
+
+}  // namespace detail
+
 // How a server learns its handlers: lambdas (one handler shared by every connection) or
 // a factory (one handler per connection; a factory wins over the lambdas). TcpServer and
 // UnixServer inherit these setters. Call them before start(), from the thread that
 // created the server.
 class HandlerSetup {
 public:
+    HandlerSetup(const HandlerSetup&) = delete;
+    HandlerSetup& operator=(const HandlerSetup&) = delete;
+
     void set_handler_factory(HandlerFactory factory) { factory_ = std::move(factory); }
     void on_open(OnOpenCallback cb) { callbacks_.on_open = std::move(cb); }
-    void on_data(OnDataCallback cb) { callbacks_.on_data = std::move(cb); }
+    // Any callable as void(Connection&, Buffer&): a lambda, a function pointer, an
+    // OnDataCallback. An empty one (or nullptr) means "discard the input".
+    template <class Fn>
+    void on_data(Fn&& fn) {
+        using F = std::decay_t<Fn>;
+        static_assert(std::is_invocable_v<F&, Connection&, Buffer&>, "on_data wants void(Connection&, Buffer&)");
+        if constexpr (std::is_constructible_v<bool, const F&>) {
+            if (!static_cast<bool>(fn)) return on_data(nullptr);
+        }
+        data_handler_ = std::make_unique<detail::DataCallbackHandler<F>>(callbacks_, std::forward<Fn>(fn));
+        shared_handler_ = data_handler_.get();
+    }
+    void on_data(std::nullptr_t) {
+        shared_handler_ = &default_handler_;
+        data_handler_.reset();
+    }
     void on_write_complete(OnWriteCompleteCallback cb) { callbacks_.on_write_complete = std::move(cb); }
     void on_high_water(OnHighWaterCallback cb) { callbacks_.on_high_water = std::move(cb); }
     void on_read_closed(OnReadClosedCallback cb) { callbacks_.on_read_closed = std::move(cb); }
@@ -126,6 +184,13 @@ protected:
 
     ConnectionCallbacks callbacks_;
     HandlerFactory factory_;
+    // The handler shared by every connection when there is no factory, read when a
+    // connection opens: data_handler_ once on_data was set, else default_handler_.
+    ConnectionHandler* shared_handler_ = &default_handler_;
+
+private:
+    detail::CallbackHandler default_handler_{callbacks_};
+    std::unique_ptr<ConnectionHandler> data_handler_;
 };
 
 // UdpServer (udp_server.hpp): called once per received datagram, on the reactor thread

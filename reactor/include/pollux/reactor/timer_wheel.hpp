@@ -133,11 +133,26 @@ public:
     // Does not change the wheel.
     std::optional<std::chrono::milliseconds> time_until_next(Clock::time_point now) const noexcept;
 
+    // The earliest pending deadline (a timer fires once the current time reaches it):
+    // now() if a timer is already due, Clock::time_point::max() if none is pending.
+    // Cached, so asking once per loop iteration costs a few instructions. Does not
+    // change the wheel.
+    Clock::time_point next_deadline() const noexcept {
+        if (ready_.head != kNone) return now_;
+        if (next_deadline_ == kUnknownDeadline) [[unlikely]] return find_next_deadline();
+        return next_deadline_;
+    }
+
     // Moves the current time to max(now(), now), then fires, in order, the timers
     // due at that time, at most `budget` of them. Returns how many fired. Timers
     // started by callbacks during this call do not fire in it.
     std::size_t advance(Clock::time_point now,
-                        std::size_t budget = std::numeric_limits<std::size_t>::max()) noexcept;
+                        std::size_t budget = std::numeric_limits<std::size_t>::max()) noexcept {
+        if (now > now_) now_ = now;
+        // The common loop iteration: nothing is due yet.
+        if (now_ < next_deadline()) return 0;
+        return fire_due(budget);
+    }
 
     // Pending timers (a periodic timer counts while its callback runs).
     std::size_t size() const noexcept { return live_; }
@@ -172,6 +187,12 @@ private:
         std::uint32_t tail = kNone;
     };
 
+    static constexpr Clock::time_point kUnknownDeadline = Clock::time_point::min();
+
+    Clock::time_point find_next_deadline() const noexcept;
+    std::size_t fire_due(std::size_t budget) noexcept;
+    // current_tick_ follows now_ lazily: advance() moves now_ without the division.
+    void sync_tick() noexcept { current_tick_ = std::chrono::floor<std::chrono::milliseconds>(now_ - origin_).count(); }
     TimerId start(std::int64_t tick, std::int64_t period, Callback cb);
     void place(std::uint32_t index);
     void release(std::uint32_t index) noexcept;
@@ -209,10 +230,12 @@ private:
     List ready_;                            // due timers in (tick, seq) order
     Clock::time_point origin_;              // tick 0
     Clock::time_point now_;                 // current time
-    std::int64_t current_tick_ = 0;         // floor((now_ - origin_) / 1 ms)
+    std::int64_t current_tick_ = 0;         // floor((now_ - origin_) / 1 ms) after sync_tick()
     std::int64_t collected_ = 0;            // ticks <= collected_ are in ready_ or fired
-    static constexpr std::int64_t kUnknownTick = -2;
-    mutable std::int64_t next_tick_cache_ = kUnknownTick;  // time_until_next's tick (-1: none)
+    // next_deadline()'s answer while ready_ is empty: the earliest slot or heap tick
+    // as a time point, max() for none, kUnknownDeadline after any change that may move
+    // it (a slot filling or emptying, the heap changing, collected_ moving).
+    mutable Clock::time_point next_deadline_ = kUnknownDeadline;
     std::uint64_t next_seq_ = 0;
     std::uint64_t mask_ = 0;
     std::size_t live_ = 0;
