@@ -17,10 +17,4 @@ Events Events::with_capacity(std::size_t capacity) {
     return events;
 }
 
-::epoll_event* Events::raw() noexcept {
-    // Event is standard-layout with epoll_event as its only member, so the two are
-    // pointer-interconvertible.
-    return buf_ ? &buf_[0].raw_ : nullptr;
-}
-
 }  // namespace pollux

@@ -117,6 +117,12 @@ void Connection::on_event(const Event& ev) {
         handle_read(false);
         return;
     }
+    on_other_event(ev);
+}
+
+// Everything but on_event's fast path. Out of line, so the fast path saves only the
+// registers it uses.
+void Connection::on_other_event(const Event& ev) {
     if (state_ == State::closed) return;
     if (ev.is_error()) {  // report it even while reading is paused
         auto pending = std::visit([](auto& s) { return s.take_error(); }, stream_);
@@ -310,7 +316,7 @@ void Connection::resume_reading() {
 // send_rest's; splitting them keeps this path free of register saves.
 void Connection::send(std::span<const std::byte> data) {
     assert(reactor().is_in_loop_thread());
-    if (state_ == State::open && !shutdown_pending_ && !write_shut_ && output_.empty() && !data.empty()) [[likely]] {
+    if (state_ == State::open && write_side_ == WriteSide::open && output_.empty() && !data.empty()) [[likely]] {
         const long n = pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
         if (static_cast<std::size_t>(n) == data.size()) [[likely]] {
             metrics_->bytes_out.add(data.size());
@@ -325,7 +331,7 @@ void Connection::send(std::span<const std::byte> data) {
 
 // `n`: what the direct write in send() returned (bytes, or -errno), or kNoSyscall.
 void Connection::send_rest(std::span<const std::byte> data, long n) {
-    if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) return;
+    if (state_ != State::open || write_side_ != WriteSide::open || data.empty()) return;
     if (n == kNoSyscall) {
         n = output_.empty() ? pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL) : 0;
     }
@@ -355,7 +361,7 @@ void Connection::send_rest(std::span<const std::byte> data, long n) {
 
 void Connection::send(Buffer&& data) {
     assert(reactor().is_in_loop_thread());
-    if (state_ != State::open || shutdown_pending_ || write_shut_ || data.empty()) {
+    if (state_ != State::open || write_side_ != WriteSide::open || data.empty()) {
         data.consume_all();
         return;
     }
@@ -406,9 +412,8 @@ void Connection::flush() {
 
 void Connection::after_drain() {
     if (state_ == State::open) {
-        if (shutdown_pending_) {
-            shutdown_pending_ = false;
-            write_shut_ = true;
+        if (write_side_ == WriteSide::shutdown_pending) {
+            write_side_ = WriteSide::shut;
             (void)std::visit([](auto& s) { return s.shutdown(net::Shutdown::Write); }, stream_);
         }
         if (had_output_) {
@@ -422,12 +427,12 @@ void Connection::after_drain() {
 
 void Connection::shutdown_write() {
     assert(reactor().is_in_loop_thread());
-    if (state_ != State::open || write_shut_ || shutdown_pending_) return;
+    if (state_ != State::open || write_side_ != WriteSide::open) return;
     if (output_.empty()) {
-        write_shut_ = true;
+        write_side_ = WriteSide::shut;
         (void)std::visit([](auto& s) { return s.shutdown(net::Shutdown::Write); }, stream_);
     } else {
-        shutdown_pending_ = true;
+        write_side_ = WriteSide::shutdown_pending;
     }
 }
 
@@ -459,8 +464,8 @@ void Connection::begin_close(CloseReason reason, std::chrono::milliseconds linge
 
 void Connection::begin_linger() {
     state_ = State::lingering;
-    if (!write_shut_) {
-        write_shut_ = true;
+    if (write_side_ != WriteSide::shut) {
+        write_side_ = WriteSide::shut;
         auto r = std::visit([](auto& s) { return s.shutdown(net::Shutdown::Write); }, stream_);
         if (!r) {
             finish(reason_);

@@ -152,6 +152,17 @@ std::size_t Reactor::posted_depth() const noexcept { return tasks_->size_approx(
 
 // ---- The loop --------------------------------------------------------------------------
 
+inline std::optional<std::chrono::nanoseconds> Reactor::poll_timeout(Clock::time_point now) {
+    using std::chrono::nanoseconds;
+    if (tasks_left_ || !deferred_.empty() || tasks_->notified() || stop_requested_.load(std::memory_order_relaxed))
+        return nanoseconds::zero();
+    // Nanoseconds to the deadline; Poll::poll rounds up to whole ms, so the wait never
+    // ends before the timer is due.
+    const Clock::time_point deadline = timers_.next_deadline();
+    if (deadline == Clock::time_point::max()) return std::nullopt;
+    return deadline > now ? deadline - now : nanoseconds::zero();
+}
+
 Result<void> Reactor::loop() {
     Result<void> result;
     Clock::time_point now = Clock::now();
@@ -171,7 +182,7 @@ Result<void> Reactor::loop() {
         bool ran = !deferred_.empty();
         if (ran) run_deferred();
 
-        ran = drain_tasks(false) != 0 || ran;
+        if (tasks_left_ || tasks_->notified()) ran = drain_tasks(false) != 0 || ran;
         if (!deferred_.empty()) {
             run_deferred();
             ran = true;
@@ -187,31 +198,22 @@ Result<void> Reactor::loop() {
     return result;
 }
 
-std::optional<std::chrono::nanoseconds> Reactor::poll_timeout(Clock::time_point now) {
-    using std::chrono::nanoseconds;
-    if (tasks_left_ || !deferred_.empty() || tasks_->notified() || stop_requested_.load(std::memory_order_relaxed))
-        return nanoseconds::zero();
-    // Nanoseconds to the deadline; Poll::poll rounds up to whole ms, so the wait never
-    // ends before the timer is due.
-    const Clock::time_point deadline = timers_.next_deadline();
-    if (deadline == Clock::time_point::max()) return std::nullopt;
-    return deadline > now ? deadline - now : nanoseconds::zero();
-}
-
 void Reactor::dispatch() {
-    std::uint64_t delivered = 0;
+    std::uint64_t skipped = 0;
     std::uint64_t stale = 0;
     for (const Event& ev : events_) {
-        if (ev.token() == kWakerToken) continue;  // the notified flag says what to do
         EventHandler* handler = table_.lookup(to_registration_id(ev.token()));
-        if (handler == nullptr) {
-            ++stale;  // freed (maybe reused) earlier in this batch or since it was fetched
+        if (handler == nullptr) [[unlikely]] {
+            // The waker's index is never allocated, so its event lands here too (the
+            // notified flag says what to do). Anything else was freed (maybe reused)
+            // earlier in this batch or since it was fetched.
+            ++skipped;
+            if (ev.token() != kWakerToken) ++stale;
             continue;
         }
         handler->on_event(ev);
-        ++delivered;
     }
-    if (delivered != 0) bump(events_dispatched_, delivered);
+    if (events_.size() != skipped) bump(events_dispatched_, events_.size() - skipped);
     if (stale != 0) bump(stale_events_dropped_, stale);
 }
 

@@ -14,6 +14,7 @@ RegistrationId RegistrationTable::insert(EventHandler& handler) {
         assert(slots_.size() < kReservedIndex);
         index = static_cast<std::uint32_t>(slots_.size());
         slots_.emplace_back();
+        count_ = static_cast<std::uint32_t>(slots_.size());
     }
     Slot& s = slots_[index];
     s.handler = &handler;

@@ -42,7 +42,9 @@ public:
 
 private:
     friend class Poll;
-    ::epoll_event* raw() noexcept;
+    // Event is standard-layout with epoll_event as its only member, so the two are
+    // pointer-interconvertible: the buffer goes to epoll_wait as it is.
+    ::epoll_event* raw() noexcept { return buf_ ? &buf_[0].raw_ : nullptr; }
 
     std::unique_ptr<Event[]> buf_;
     std::size_t capacity_ = 0;

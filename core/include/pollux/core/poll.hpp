@@ -43,8 +43,11 @@
 #pragma once
 
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <optional>
 
+#include "pollux/core/detail/syscall.hpp"
 #include "pollux/core/events.hpp"
 #include "pollux/core/registry.hpp"
 #include "pollux/core/result.hpp"
@@ -61,8 +64,19 @@ public:
     Poll& operator=(Poll&&) noexcept = default;
 
     // Clears `events`, then waits until at least one event is ready or `timeout`
-    // passes (see the header comment for the rounding rules).
-    Result<void> poll(Events& events, std::optional<std::chrono::nanoseconds> timeout);
+    // passes (see the header comment for the rounding rules). Inline: a reactor calls
+    // it once per loop iteration, and it goes straight to the kernel.
+    Result<void> poll(Events& events, std::optional<std::chrono::nanoseconds> timeout) {
+        events.clear();
+        if (registry_.fd() < 0) [[unlikely]] return error(std::errc::bad_file_descriptor);
+        if (events.capacity() == 0) [[unlikely]] return error(std::errc::invalid_argument);
+        const int max = events.capacity() > static_cast<std::size_t>(INT_MAX) ? INT_MAX
+                                                                               : static_cast<int>(events.capacity());
+        const long n = detail::sys_epoll_wait(registry_.fd(), events.raw(), max, timeout_ms(timeout));
+        if (n < 0) [[unlikely]] return std::unexpected(errno_code(static_cast<int>(-n)));
+        events.size_ = static_cast<std::size_t>(n);
+        return {};
+    }
 
     const Registry& registry() const noexcept { return registry_; }
 
@@ -71,6 +85,15 @@ public:
 
 private:
     explicit Poll(Registry registry) noexcept : registry_(std::move(registry)) {}
+
+    // None blocks (-1); zero stays 0; anything else rounds up to whole ms, saturating.
+    static int timeout_ms(std::optional<std::chrono::nanoseconds> timeout) noexcept {
+        if (!timeout) return -1;
+        const std::int64_t ns = timeout->count();
+        if (ns <= 0) return 0;
+        const std::int64_t ms = (ns - 1) / 1'000'000 + 1;  // ceil, without overflow
+        return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+    }
 
     Registry registry_;
 };

@@ -136,6 +136,7 @@ public:
 private:
     friend class ConnectionHost;
     enum class State : std::uint8_t { open, closing, lingering, closed };
+    enum class WriteSide : std::uint8_t { open, shutdown_pending, shut };
 
     Connection(ConnectionHost& host, Stream stream, std::uint32_t slot, std::uint32_t generation);
     ~Connection();
@@ -148,6 +149,7 @@ private:
     void read_queued_in_loop();
 
     void on_event(const Event& ev) override;
+    [[gnu::noinline]] void on_other_event(const Event& ev);
     void handle_read(bool until_would_block);
     void flush();
     void after_drain();
@@ -191,8 +193,8 @@ private:
     bool read_closed_ = false;     // read returned 0
     bool reading_paused_ = false;
     bool read_queued_ = false;     // a re-read task is posted
-    bool shutdown_pending_ = false;  // shutdown_write() asked, queue not drained yet
-    bool write_shut_ = false;
+    // shutdown_pending: shutdown_write() asked, the queue is not drained yet.
+    WriteSide write_side_ = WriteSide::open;
     bool had_output_ = false;      // the queue held bytes since the last on_write_complete
 };
 

@@ -65,7 +65,7 @@ public:
     // The handler of a live registration, or nullptr when `id` is stale (freed, reused by
     // another generation, or never issued).
     EventHandler* lookup(RegistrationId id) const noexcept {
-        if (id.index >= slots_.size()) return nullptr;
+        if (id.index >= count_) return nullptr;
         const Slot& s = slots_[id.index];
         return s.generation == id.generation ? s.handler : nullptr;
     }
@@ -92,6 +92,7 @@ private:
     };
 
     std::vector<Slot> slots_;
+    std::uint32_t count_ = 0;  // slots_.size(), kept for lookup's bounds check (one load)
     std::uint32_t free_head_ = kNoFree;
     std::size_t live_ = 0;
 };
