@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# samples/common/cli_check.sh PROGRAM BINARY HOLDER — the command-line contract of one
+# sample program or tool (samples/common/cli.hpp), end to end:
+#
+#   --help, -h          exit 0, "Usage: PROGRAM" on stdout
+#   a bad value         exit 2, "PROGRAM: FLAG: ..." on stderr, naming the flag and range
+#   a busy port         (servers) exit 1, "PROGRAM: ADDR:PORT: Address already in use"
+#
+# plus what each program adds (echo_server: IPv6, each --balance mode, the positional port
+# over --listen's). HOLDER is a server that prints "listening on ADDR" and binds without
+# SO_REUSEPORT; the script starts it on a free port to make that port busy. Every run is
+# bounded (timeout 10 s, server start 10 s, server stop 10 s); nothing is skipped.
+set -u
+name=$1 bin=$2 holder=$3
+work=$(mktemp -d)
+failures=0 checks=0
+servers=()
+cleanup() {
+  for p in "${servers[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $name $*"; failures=$((failures + 1)); }
+ok() { echo "ok:   $name $*"; }
+
+# run ARGS...: runs the program (at most 10 s); sets rc, with stdout and stderr in files.
+run() {
+  checks=$((checks + 1))
+  timeout 10 "$bin" "$@" >"$work/out" 2>"$work/err" </dev/null
+  rc=$?
+}
+
+expect_help() {
+  for flag in --help -h; do
+    run "$flag"
+    if [ "$rc" -ne 0 ]; then fail "$flag: exit $rc, want 0"; cat "$work/err"
+    elif ! grep -q "^Usage: $name " "$work/out"; then fail "$flag: no 'Usage: $name' on stdout"; cat "$work/out"
+    elif [ -s "$work/err" ]; then fail "$flag: wrote to stderr"; cat "$work/err"
+    else ok "$flag"
+    fi
+  done
+}
+
+# usage_error FLAG RANGE ARGS...: exit 2, stderr's first line starts with "PROGRAM: " and
+# names FLAG, and RANGE (what the flag takes) when not empty.
+usage_error() {
+  local flag=$1 range=$2; shift 2
+  run "$@"
+  local first
+  first=$(head -n 1 "$work/err")
+  if [ "$rc" -ne 2 ]; then fail "$*: exit $rc, want 2"; cat "$work/err"
+  elif [[ "$first" != "$name: "* ]]; then fail "$*: stderr does not start with '$name: ': $first"
+  elif [[ "$first" != *"$flag"* ]]; then fail "$*: message does not name '$flag': $first"
+  elif [ -n "$range" ] && [[ "$first" != *"$range"* ]]; then fail "$*: message does not give '$range': $first"
+  else ok "$* -> $first"
+  fi
+}
+
+# run_error WANT ARGS...: exit 1 and stderr's first line is exactly WANT.
+run_error() {
+  local want=$1; shift
+  run "$@"
+  local first
+  first=$(head -n 1 "$work/err")
+  if [ "$rc" -ne 1 ]; then fail "$*: exit $rc, want 1"; cat "$work/err"
+  elif [ "$first" != "$want" ]; then fail "$*: stderr '$first', want '$want'"
+  else ok "$* -> $first"
+  fi
+}
+
+# start LOG CMD...: starts a server in the background; sets pid, and addr/port from its
+# "listening on ADDR:PORT" line (empty when it printed none within 10 s).
+start() {
+  local log=$1; shift
+  "$@" >"$log" 2>&1 </dev/null &
+  pid=$! addr= port=
+  servers+=("$pid")
+  for _ in $(seq 200); do
+    addr=$(sed -n 's/^listening on \(.*\):\([0-9]*\)$/\1/p' "$log")
+    port=$(sed -n 's/^listening on \(.*\):\([0-9]*\)$/\2/p' "$log")
+    [ -n "$port" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  fail "$*: printed no 'listening on' line"; cat "$log"
+  return 1
+}
+
+# stop PID: SIGTERM, then at most 10 s; sets rc to its exit status.
+stop() {
+  kill -TERM "$1" 2>/dev/null
+  for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$1" 2>/dev/null && echo "$name: pid $1 did not stop within 10 s"
+  wait "$1"; rc=$?
+}
+
+# echo_line HOST PORT: one line through the server; fails unless it comes back.
+echo_line() {
+  local reply
+  if ! exec 3<>"/dev/tcp/$1/$2"; then fail "connect $1 port $2"; return 1; fi
+  printf 'pollux\n' >&3
+  reply=$(timeout 10 head -n 1 <&3)
+  exec 3>&-
+  [ "$reply" = pollux ] || { fail "echo via $1 port $2: got '$reply'"; return 1; }
+}
+
+# busy_port START_ARGS -- ADDR ARGS...: starts HOLDER with START_ARGS, then expects the
+# program, run with ARGS where PORT stands for the held port, to fail with
+# "PROGRAM: ADDR:PORT: Address already in use" (ADDR [::1] is written [::1]).
+busy_port() {
+  local start_args=() args=() a
+  while [ "$1" != -- ]; do start_args+=("$1"); shift; done
+  shift
+  local want_addr=$1; shift
+  start "$work/holder.log" "$holder" "${start_args[@]}" || return
+  local holder_pid=$pid held=$port
+  for a in "$@"; do args+=("${a//PORT/$held}"); done
+  run_error "$name: $want_addr:$held: Address already in use" "${args[@]}"
+  stop "$holder_pid"
+}
+
+# serve LABEL ARGS...: starts the program, echoes one line, stops it with SIGTERM; expects
+# exit 0. Sets log to the server's output.
+serve() {
+  local label=$1; shift
+  log=$work/$label.log
+  checks=$((checks + 1))
+  start "$log" "$bin" "$@" || return 1
+  local host=$addr
+  host=${host#[}; host=${host%]}
+  echo_line "$host" "$port" || { stop "$pid"; return 1; }
+  stop "$pid"
+  [ "$rc" -eq 0 ] || { fail "$*: exit $rc after SIGTERM, want 0"; cat "$log"; return 1; }
+  ok "$* -> listening on $addr:$port, echoed, stopped"
+}
+
+expect_help
+case $name in
+  echo_server)
+    usage_error port 0..65535 abc
+    usage_error port 0..65535 70000
+    usage_error port 0..65535 -1
+    usage_error reactors 1..1024 0 0
+    usage_error reactors 1..1024 0 x
+    usage_error --reactors 1..1024 --reactors 0
+    usage_error --reactors 1..1024 --reactors 1025
+    usage_error --reactors reactors --reactors 2 0 2
+    usage_error --balance rr,least,reuseport --balance fastest
+    usage_error --listen IPV4:PORT --listen 1.2.3:9000
+    usage_error --listen IPV4:PORT --listen localhost:9000
+    usage_error --listen IPV4:PORT --listen 127.0.0.1
+    usage_error --listen 0..65535 --listen '[::1]:70000'
+    usage_error --port "" --port 9000
+    busy_port 0 1 -- 127.0.0.1 PORT 1
+    busy_port 0 1 -- 127.0.0.1 --listen 127.0.0.1:PORT --balance reuseport --reactors 2
+    busy_port --listen '[::1]:0' --reactors 1 -- '[::1]' --listen '[::1]:PORT'
+    if serve v6 --listen '[::1]:0' --reactors 1; then
+      grep -q '^listening on \[::1\]:[0-9]*$' "$log" || fail "--listen [::1]:0: no 'listening on [::1]:PORT'"
+    fi
+    for mode in rr least reuseport; do
+      if serve "$mode" 0 --reactors 2 --balance "$mode"; then
+        [ "$(grep -c '^reactor [0-9]*: connections' "$log")" -eq 2 ] || fail "--balance $mode: want 2 reactor lines"
+        grep -q '^pollux_' "$log" || fail "--balance $mode: no metrics dump"
+      fi
+    done
+    # A positional port replaces --listen's port (1 would need root).
+    if serve positional --listen 127.0.0.1:1 0 1; then
+      grep -q '^listening on 127\.0\.0\.1:[0-9]*$' "$log" || fail "positional port: no 'listening on 127.0.0.1:PORT'"
+    fi
+    ;;
+  asio_echo)
+    usage_error port 0..65535 abc
+    usage_error port 0..65535 70000
+    usage_error port 0..65535 -1
+    usage_error threads 1..1024 0 0
+    usage_error threads 1..1024 0 x
+    usage_error --bogus "" --bogus
+    busy_port 0 -- 127.0.0.1 PORT 1
+    serve asio 0 2 && { grep -q '^thread 1: connections' "$log" || fail "no per-thread lines"; }
+    ;;
+  net_echo)  # the docs/net.md example uses CLI11's own Range, worded "0 to 65535"
+    usage_error port "0 to 65535" abc
+    usage_error port "0 to 65535" 70000
+    usage_error port "0 to 65535" -5
+    usage_error --bogus "" --bogus
+    busy_port 0 -- 127.0.0.1 PORT
+    ;;
+  echo_load)
+    usage_error --port "" --conns 1
+    usage_error --port 1..65535 --port abc
+    usage_error --port 1..65535 --port 70000
+    usage_error --port 1..65535 --port 0
+    usage_error --conns 1..1000000 --port 9 --conns 0
+    usage_error --size 1..16777216 --port 9 --size -1
+    usage_error --seconds 0.001..86400 --port 9 --seconds 0
+    usage_error --seconds 0.001..86400 --port 9 --seconds soon
+    usage_error --server-pid "" --port 9 --idle 5
+    usage_error --bogus "" --port 9 --bogus 1
+    # Nothing listens on a port just released by the holder: connect is refused.
+    if start "$work/holder.log" "$holder" 0; then
+      free=$port
+      stop "$pid"
+      run_error "$name: 127.0.0.1:$free: connect #0: Connection refused" --port "$free" --conns 1 --seconds 0.1
+    fi
+    ;;
+  core_demo)
+    usage_error --bogus "" --bogus
+    usage_error 9000 "" 9000
+    ;;
+  udp_echo_bench)
+    usage_error --pairs 1..1000 --pairs 0
+    usage_error --size 1..1472 --size 2000
+    usage_error --seconds 0.01..3600 --seconds abc
+    usage_error --send-area 0..67108864 --send-area -1
+    usage_error --bogus "" --bogus
+    # scripts/bench tells Google Benchmark programs by this word in their --help.
+    run --help
+    if grep -q benchmark_filter "$work/out"; then fail "--help mentions benchmark_filter"; else ok "--help is not Google Benchmark's"; fi
+    ;;
+  *)
+    fail "no checks for this program in cli_check.sh"
+    ;;
+esac
+
+if [ "$failures" -ne 0 ]; then
+  echo "$name: $failures of $checks command-line checks FAILED"
+  exit 1
+fi
+echo "$name: all $checks command-line checks passed"
