@@ -2,7 +2,8 @@
 // Asio its best numbers (docs/benchmarks-echo.md; the fairness checklist of the
 // performance methodology):
 //
-//     asio_echo [port] [threads]        (defaults: 9001, one thread per core)
+//     asio_echo [port] [threads]        (defaults: 9001, one thread per core;
+//                                        port 0..65535, threads 1..1024; --help)
 //
 // * io_context per thread, concurrency hint 1, no strands (Asio's "HTTP Server 2" shape,
 //   like pollux's reactor per thread);
@@ -18,18 +19,25 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdint>
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
 #include <vector>
 
 #include <boost/asio.hpp>
 
+#include "cli.hpp"
+
 namespace asio = boost::asio;
+namespace cli = pollux::samples::cli;
 using asio::ip::tcp;
 
 namespace {
@@ -74,21 +82,30 @@ struct Worker {
     }
 };
 
-void open_acceptor(Worker& w, const tcp::endpoint& ep) {
-    w.acceptor.open(ep.protocol());
-    w.acceptor.set_option(tcp::acceptor::reuse_address(true));
+// Opens, binds and listens; the first error stops it (EADDRINUSE when the port is taken by
+// a socket without SO_REUSEPORT).
+boost::system::error_code open_acceptor(Worker& w, const tcp::endpoint& ep) {
+    boost::system::error_code ec;
+    w.acceptor.open(ep.protocol(), ec);
+    if (!ec) w.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     int one = 1;
-    ::setsockopt(w.acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    w.acceptor.bind(ep);
-    w.acceptor.listen(asio::socket_base::max_listen_connections);
+    if (!ec && ::setsockopt(w.acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec.assign(errno, boost::system::system_category());
+    }
+    if (!ec) w.acceptor.bind(ep, ec);
+    if (!ec) w.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    return ec;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    unsigned short port = static_cast<unsigned short>(argc > 1 ? std::stoi(argv[1]) : 9001);
-    unsigned threads = argc > 2 ? static_cast<unsigned>(std::stoul(argv[2])) : std::thread::hardware_concurrency();
-    if (threads == 0) threads = 1;
+    CLI::App app{"The Boost.Asio echo server pollux is compared with, on 127.0.0.1.", "asio_echo"};
+    std::uint16_t port = 9001;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    cli::add_port(app, "port", port, "TCP port (0: a free one)")->capture_default_str();
+    cli::add_number(app, "threads", threads, 1, 1024, "io_context threads (default: one per core)");
+    if (auto status = cli::parse(app, argc, argv)) return *status;
 
     // SIGINT/SIGTERM are taken by sigwait below; the io threads inherit the mask.
     sigset_t stop_signals;
@@ -101,8 +118,12 @@ int main(int argc, char** argv) {
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
     for (unsigned i = 0; i < threads; ++i) {
         workers.push_back(std::make_unique<Worker>());
-        open_acceptor(*workers.back(), ep);
-        ep = workers.back()->acceptor.local_endpoint();  // port 0: the others join the kernel's port
+        if (auto ec = open_acceptor(*workers.back(), ep)) {
+            return cli::fail("asio_echo", "127.0.0.1:" + std::to_string(ep.port()), ec.message());
+        }
+        boost::system::error_code ec;
+        ep = workers.back()->acceptor.local_endpoint(ec);  // port 0: the others join the kernel's port
+        if (ec) return cli::fail("asio_echo", "getsockname", ec.message());
         workers.back()->accept();
     }
     std::printf("listening on 127.0.0.1:%u\n", static_cast<unsigned>(ep.port()));

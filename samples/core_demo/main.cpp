@@ -4,6 +4,7 @@
 // periodic timerfd ticks every 20 ms. The loop drains each source until WouldBlock
 // (edge-triggered), and exits after the Waker event once it has seen all three
 // messages and at least three timer ticks. Exit status 0 means every event arrived.
+// It takes no arguments (--help says so; anything else is a usage error, status 2).
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <thread>
 
+#include "cli.hpp"
 #include "pollux/core/core.hpp"
 
 namespace {
@@ -33,7 +35,11 @@ int fail(const char* what, const std::error_code& ec) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    CLI::App app{"One Poll watching a pipe, a Waker and a timerfd, printing what it sees. No arguments.",
+                 "core_demo"};
+    if (auto status = pollux::samples::cli::parse(app, argc, argv)) return *status;
+
     auto poll = pollux::Poll::create();
     if (!poll) return fail("Poll::create", poll.error());
     auto events = pollux::Events::with_capacity(16);

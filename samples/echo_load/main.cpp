@@ -19,7 +19,8 @@
 //                  server's resident memory per idle connection.
 //
 // Exit status: 0 when every byte came back intact (and at least one message did), 1 on
-// an integrity failure, a connection lost early, or a timeout; 2 on a usage error.
+// an integrity failure, a connection lost early, or a timeout; 2 on a usage error (the
+// message names the flag and its range; `echo_load --help` lists them all).
 //
 // Sends go out straight from a shared pattern table (no copy); the client does one
 // read and about one write per message per connection, so on a separate core it
@@ -40,17 +41,21 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "cli.hpp"
+
 namespace {
+
+namespace cli = pollux::samples::cli;
 
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-    int port = 0;
+    std::uint16_t port = 0;
     std::size_t conns = 64;
     std::size_t size = 64;
     std::size_t depth = 1;
@@ -182,7 +187,7 @@ void on_readable(Run& run, Conn& c) {
 bool connect_all(Run& run, std::size_t count) {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(run.opt.port));
+    sa.sin_port = htons(run.opt.port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     run.conns.resize(count);
     for (std::size_t i = 0; i < count; ++i) {
@@ -195,7 +200,8 @@ bool connect_all(Run& run, std::size_t count) {
         }
         // Blocking connect, then non-blocking I/O: loopback connects complete at once.
         if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
-            std::fprintf(stderr, "echo_load: connect #%zu: %s\n", i, std::strerror(errno));
+            cli::fail("echo_load", "127.0.0.1:" + std::to_string(run.opt.port),
+                      "connect #" + std::to_string(i) + ": " + std::strerror(errno));
             return false;
         }
         int one = 1;
@@ -242,23 +248,24 @@ long vm_rss_kib(long pid) {
     return -1;
 }
 
-bool parse(int argc, char** argv, Options& o) {
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string_view k = argv[i];
-        const char* v = argv[i + 1];
-        if (k == "--port") o.port = std::atoi(v);
-        else if (k == "--conns") o.conns = std::strtoul(v, nullptr, 10);
-        else if (k == "--size") o.size = std::strtoul(v, nullptr, 10);
-        else if (k == "--depth") o.depth = std::strtoul(v, nullptr, 10);
-        else if (k == "--seconds") o.seconds = std::atof(v);
-        else if (k == "--messages") o.messages = std::strtoull(v, nullptr, 10);
-        else if (k == "--timeout") o.timeout = std::atof(v);
-        else if (k == "--idle") o.idle = std::strtoul(v, nullptr, 10);
-        else if (k == "--server-pid") o.server_pid = std::atol(v);
-        else return false;
-    }
-    if (argc % 2 == 0) return false;
-    return o.port > 0 && o.size > 0 && o.depth > 0 && (o.idle > 0 ? o.server_pid > 0 : o.conns > 0);
+// The command line. nullopt: go on; otherwise the exit status (0 after --help, 2 after a
+// usage error).
+std::optional<int> parse(int argc, char** argv, Options& o) {
+    CLI::App app{"The loopback echo load generator: drives an echo server on 127.0.0.1 and checks "
+                 "every echoed byte.",
+                 "echo_load"};
+    cli::add_number<std::uint16_t>(app, "--port", o.port, 1, 65535, "the server's port")->required();
+    cli::add_number(app, "--conns", o.conns, 1, 1'000'000, "connections")->capture_default_str();
+    cli::add_number(app, "--size", o.size, 1, 1 << 24, "bytes per message")->capture_default_str();
+    cli::add_number(app, "--depth", o.depth, 1, 1 << 20, "messages in flight per connection")->capture_default_str();
+    cli::add_number(app, "--seconds", o.seconds, 0.001, 86'400.0, "time mode: how long")->capture_default_str();
+    cli::add_number<std::uint64_t>(app, "--messages", o.messages, 0, 1'000'000'000'000,
+                                   "count mode: messages in all (0: time mode)");
+    cli::add_number(app, "--timeout", o.timeout, 0.001, 86'400.0, "count and idle modes: give up after")
+        ->capture_default_str();
+    auto* pid = cli::add_number(app, "--server-pid", o.server_pid, 1, 4'194'304, "idle mode: the server's pid");
+    cli::add_number(app, "--idle", o.idle, 1, 1'000'000, "idle mode: connections to hold open")->needs(pid);
+    return cli::parse(app, argc, argv);
 }
 
 void close_all(Run& run) {
@@ -302,12 +309,7 @@ int idle_mode(Run& run) {
 
 int main(int argc, char** argv) {
     Run run;
-    if (!parse(argc, argv, run.opt)) {
-        std::fprintf(stderr,
-                     "usage: echo_load --port P [--conns 64] [--size 64] [--depth 1] [--seconds 3]\n"
-                     "                 [--messages M] [--timeout 60] [--idle N --server-pid PID]\n");
-        return 2;
-    }
+    if (auto status = parse(argc, argv, run.opt)) return *status;
     raise_nofile();
     run.ep = ::epoll_create1(EPOLL_CLOEXEC);
     if (run.opt.idle > 0) return idle_mode(run);
