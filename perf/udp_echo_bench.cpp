@@ -7,6 +7,7 @@
 //   build/default/perf/udp_echo_bench --pairs 6 --seconds 3 --sockets 8 --depth 32 --size 64
 //   build/default/perf/udp_echo_bench --send-area 0      # pollux without gathered replies
 //   build/default/perf/udp_echo_bench --aa               # A/A control: pollux vs pollux
+//   build/default/perf/udp_echo_bench --help             # every flag and its range
 //
 // Each run forks a fresh server process pinned to CPU 0 (sched_setaffinity before any
 // thread exists):
@@ -59,10 +60,10 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
 #include <vector>
 
+#include "cli.hpp"
 #include "pollux/framework/udp_server.hpp"
 #include "pollux/net/udp_socket.hpp"
 #include "pollux/reactor/reactor_pool.hpp"
@@ -400,39 +401,31 @@ std::string per_echo(const std::optional<double>& v) {
     return b;
 }
 
-bool parse(int argc, char** argv, Config& cfg) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--aa") {
-            cfg.aa = true;
-            continue;
-        }
-        if (i + 1 >= argc) return false;
-        const char* v = argv[++i];
-        if (a == "--pairs") cfg.pairs = std::atoi(v);
-        else if (a == "--seconds") cfg.seconds = std::atof(v);
-        else if (a == "--sockets") cfg.sockets = static_cast<std::size_t>(std::atol(v));
-        else if (a == "--depth") cfg.depth = static_cast<std::size_t>(std::atol(v));
-        else if (a == "--size") cfg.size = static_cast<std::size_t>(std::atol(v));
-        else if (a == "--send-area") cfg.send_area = static_cast<std::size_t>(std::atol(v));
-        else return false;
-    }
-    return cfg.pairs > 0 && cfg.seconds > 0 && cfg.sockets > 0 && cfg.depth > 0 && cfg.size > 0 &&
-           cfg.size <= 1472;
+// The command line. nullopt: go on; otherwise the exit status (0 after --help, 2 after a
+// usage error naming the flag and its range).
+std::optional<int> parse(int argc, char** argv, Config& cfg) {
+    namespace cli = pollux::samples::cli;
+    CLI::App app{"UDP echo: pollux's UdpServer against a Boost.Asio UDP echo server, ABBA order, median ratio.",
+                 "udp_echo_bench"};
+    cli::add_number(app, "--pairs", cfg.pairs, 1, 1000, "ABBA pairs of runs")->capture_default_str();
+    cli::add_number(app, "--seconds", cfg.seconds, 0.01, 3600.0, "measured window per run")->capture_default_str();
+    cli::add_number(app, "--sockets", cfg.sockets, 1, 1024, "client sockets")->capture_default_str();
+    cli::add_number(app, "--depth", cfg.depth, 1, 4096, "datagrams in flight per socket")->capture_default_str();
+    cli::add_number(app, "--size", cfg.size, 1, 1472, "bytes per datagram")->capture_default_str();
+    std::size_t send_area = 0;
+    auto* area = cli::add_number(app, "--send-area", send_area, 0, 64 << 20,
+                                 "pollux's UdpServerOptions::send_area (0: one sendto per reply)");
+    app.add_flag("--aa", cfg.aa, "A/A control, pollux on both sides (the ratio shows the noise floor)");
+    if (auto status = cli::parse(app, argc, argv)) return status;
+    if (*area) cfg.send_area = send_area;
+    return std::nullopt;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     Config cfg;
-    if (!parse(argc, argv, cfg)) {
-        std::fprintf(stderr,
-                     "usage: udp_echo_bench [--pairs N] [--seconds S] [--sockets N] [--depth N] [--size BYTES]\n"
-                     "                      [--send-area BYTES] [--aa]\n"
-                     "  --aa: A/A control, pollux on both sides (the ratio shows the noise floor)\n"
-                     "  --send-area: pollux's UdpServerOptions::send_area (0: one sendto per reply)\n");
-        return 2;
-    }
+    if (auto status = parse(argc, argv, cfg)) return *status;
     std::printf("udp echo: %zu sockets x %zu in flight x %zu B, %.1f s per run (+%.1f s warm-up); server on CPU 0, "
                 "client on CPU 1\n",
                 cfg.sockets, cfg.depth, cfg.size, cfg.seconds, cfg.warmup);
