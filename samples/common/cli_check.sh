@@ -76,10 +76,14 @@ start() {
   "$@" >"$log" 2>&1 </dev/null &
   pid=$! addr= port=
   servers+=("$pid")
+  local line
   for _ in $(seq 200); do
-    addr=$(sed -n 's/^listening on \(.*\):\([0-9]*\)$/\1/p' "$log")
-    port=$(sed -n 's/^listening on \(.*\):\([0-9]*\)$/\2/p' "$log")
-    [ -n "$port" ] && return 0
+    # One read for both parts: with two, the line could appear between them.
+    line=$(sed -n 's/^listening on \(.*:[0-9][0-9]*\)$/\1/p' "$log")
+    if [ -n "$line" ]; then
+      addr=${line%:*} port=${line##*:}
+      return 0
+    fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
