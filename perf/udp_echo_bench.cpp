@@ -117,7 +117,7 @@ int serve_pollux(int ctl, int out, const Config& cfg) {
     if (!pool || !(*pool)->start()) return 2;
     fw::UdpServerOptions options;
     if (cfg.send_area) options.send_area = *cfg.send_area;
-    auto server = fw::UdpServer::create(**pool, SocketAddr::loopback_v4(), options);
+    auto server = fw::UdpServer::bind(**pool, SocketAddr::loopback_v4(), options);
     if (!server) return 2;
     (void)(*server)->on_datagram(
         [](fw::UdpContext& ctx, std::span<const std::byte> bytes, bool) { (void)ctx.reply(bytes); });

@@ -10,6 +10,8 @@ void ConnectionHandler::on_read_closed(Connection& conn) { conn.close(); }
 
 void ConnectionHandler::on_timeout(Connection& conn) { conn.close(CloseReason::idle_timeout); }
 
+void ConnectionHandler::on_deadline(Connection& conn) { conn.close(CloseReason::deadline); }
+
 namespace detail {
 
 void CallbackHandler::on_open(Connection& c) {
@@ -45,6 +47,14 @@ void CallbackHandler::on_timeout(Connection& c) {
         cb_.on_timeout(c);
     } else {
         ConnectionHandler::on_timeout(c);
+    }
+}
+
+void CallbackHandler::on_deadline(Connection& c) {
+    if (cb_.on_deadline) {
+        cb_.on_deadline(c);
+    } else {
+        ConnectionHandler::on_deadline(c);
     }
 }
 

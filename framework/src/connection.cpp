@@ -4,11 +4,13 @@
 //
 //     open --close()/limit/stop--> closing --queue drained--> lingering --peer EOF--> closed
 //       |                            |      (shutdown SHUT_WR)    |  (input discarded)
-//       |                            +-------- linger timer ------+--------------------> closed
-//       +--abort()/reset/error/output cap-----------------------------------------------> closed
+//       |                            |                            +-- linger timer ----> closed
+//       |                            +-- linger timer: output dropped, reset ----------> closed
+//       +--abort() (reset) / reset / error / output cap (reset) -----------------------> closed
 //
-// `closed` is entered by finish() only: deregister, drop buffers, on_close, close fd,
-// hand the object to the host for deferred deletion.
+// `closed` is entered by finish() only: deregister, drop buffers (a reset if output was
+// dropped), close the fd, hand the object to the host. The host delivers on_close in
+// the deferred phase and deletes it (connection_host.hpp).
 #include "pollux/framework/connection.hpp"
 
 #include <algorithm>
@@ -60,7 +62,7 @@ Connection::Connection(ConnectionHost& host, Stream stream, std::uint32_t slot, 
 
 Connection::~Connection() = default;
 
-ConnectionRef Connection::ref() const noexcept { return ConnectionRef(host_, slot_, generation_); }
+ConnectionRef Connection::ref() const noexcept { return ConnectionRef(host_->anchor(), slot_, generation_); }
 reactor::Reactor& Connection::reactor() const noexcept { return host_->reactor(); }
 const ConnectionOptions& Connection::options() const noexcept { return host_->options(); }
 int Connection::fd() const noexcept {
@@ -92,7 +94,7 @@ void Connection::close_for_stop_in_loop(CloseReason reason, std::chrono::millise
 }
 
 void Connection::abort_for_stop_in_loop(CloseReason reason) {
-    finish(state_ == State::open ? reason : reason_);
+    finish(state_ == State::open ? reason : reason_);  // queued output: dropped with a reset
 }
 
 // ---- events --------------------------------------------------------------------------
@@ -100,7 +102,7 @@ void Connection::abort_for_stop_in_loop(CloseReason reason) {
 void Connection::on_event(const Event& ev) {
     // The common event of a busy connection: readable, nothing wrong, nothing queued,
     // no partial input. One recv into the reactor's scratch, on_data, done.
-    if (ev.is_readable() && !ev.is_error() && !ev.is_read_closed() && state_ == State::open && !reading_paused_ &&
+    if (ev.is_readable() && !ev.is_error() && !ev.is_read_closed() && state_ == State::open && read_hold_ == 0 &&
         input_.empty() && output_.empty()) [[likely]] {
         ConnectionHost& host = *host_;  // its scratch is intact between reads
         const std::size_t asked = host.scratch_ask();
@@ -124,6 +126,11 @@ void Connection::on_event(const Event& ev) {
 // registers it uses.
 void Connection::on_other_event(const Event& ev) {
     if (state_ == State::closed) return;
+    if (redeliver_) {  // resume_reading: what was kept while paused comes first
+        redeliver_ = false;
+        if (state_ == State::open && !is_reading_paused() && !input_.empty()) handler_->on_data(*this, input_);
+        if (state_ == State::closed) return;
+    }
     if (ev.is_error()) {  // report it even while reading is paused
         auto pending = std::visit([](auto& s) { return s.take_error(); }, stream_);
         if (pending && *pending) {
@@ -133,7 +140,14 @@ void Connection::on_other_event(const Event& ev) {
     }
     if ((ev.is_writable() || ev.is_error()) && !output_.empty()) flush();
     if (state_ == State::closed) return;
-    if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) handle_read(ev.is_read_closed() || ev.is_error());
+    // A turn that queue_read owed (a budget cut it short, reading resumed, a lingering
+    // close began) reads until WouldBlock: the EOF the cut-short event announced may sit
+    // behind the data, and no new edge would tell.
+    const bool owed = (read_hold_ & kDrainOwed) != 0;
+    read_hold_ &= static_cast<std::uint8_t>(~kDrainOwed);
+    if (owed || ev.is_readable() || ev.is_read_closed() || ev.is_error()) {
+        handle_read(owed || ev.is_read_closed() || ev.is_error());
+    }
 }
 
 // How much to ask for when reading into the (empty) scratch (ConnectionHost::
@@ -219,8 +233,8 @@ Result<std::size_t> Connection::write_slices(std::span<const IoSlice> slices) {
 }
 
 // `until_would_block`: keep reading after a short read. Needed when the event said the
-// peer closed (the EOF may sit behind the data just read) and for re-queued reads (no
-// event: nothing is known). Otherwise a read that returned less than it asked for
+// peer closed (the EOF may sit behind the data just read) and for the turn a requeue
+// owes (the cut-short event's news is unknown here). Otherwise a read that returned less than it asked for
 // drained the socket, and any byte arriving later raises a new edge (epoll's callback
 // runs on every arrival), so the WouldBlock read is skipped: one read per message.
 void Connection::handle_read(bool until_would_block) {
@@ -229,7 +243,7 @@ void Connection::handle_read(bool until_would_block) {
     std::size_t got = 0;
     while (state_ != State::closed && !read_closed_) {
         const bool discarding = state_ != State::open;
-        if (!discarding && reading_paused_) return;
+        if (!discarding && is_reading_paused()) return;
         Buffer* in = nullptr;
         std::size_t asked = 0;
         auto r = read_once(in, asked, max_input);
@@ -265,7 +279,7 @@ void Connection::handle_read(bool until_would_block) {
             deliver_scratch(*in);
         }
         if (got >= budget && state_ != State::closed && !read_closed_) {
-            queue_read();  // yield to the other connections; continue in the task phase
+            queue_read();  // yield to the other connections; continue next round
             return;
         }
         if (*r < asked && !until_would_block) return;
@@ -282,31 +296,20 @@ void Connection::handle_read(bool until_would_block) {
     host_->reset_scratch();
 }
 
+// Another turn in the next round (Reactor::requeue_in_loop): a readable event after
+// the events of the next poll. Generation-checked, so it is dropped if the connection
+// has gone by then. Whatever event comes next, that turn reads until WouldBlock.
 void Connection::queue_read() {
-    if (read_queued_) return;
-    read_queued_ = true;
-    ConnectionHost* host = host_;
-    const std::uint32_t slot = slot_;
-    const std::uint32_t gen = generation_;
-    if (!reactor().post([host, slot, gen] {
-            if (Connection* c = host->lookup_in_loop(slot, gen)) c->read_queued_in_loop();
-        })) {
-        read_queued_ = false;
-    }
-}
-
-void Connection::read_queued_in_loop() {
-    read_queued_ = false;
-    if (state_ == State::open && !reading_paused_ && !input_.empty()) {
-        handler_->on_data(*this, input_);  // input left over from before a pause
-    }
-    handle_read(true);
+    read_hold_ |= kDrainOwed;
+    (void)reactor().requeue_in_loop(registration_);
 }
 
 void Connection::resume_reading() {
-    if (!reading_paused_) return;
-    reading_paused_ = false;
-    if (state_ == State::open && (!read_closed_ || !input_.empty())) queue_read();
+    if (!is_reading_paused()) return;
+    read_hold_ &= static_cast<std::uint8_t>(~kPaused);
+    if (state_ != State::open) return;
+    redeliver_ = !input_.empty();
+    if (!read_closed_ || redeliver_) queue_read();
 }
 
 // ---- output --------------------------------------------------------------------------
@@ -351,7 +354,7 @@ void Connection::send_rest(std::span<const std::byte> data, long n) {
         n = pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     }
     if (output_.would_exceed(data.size(), host_->options().max_output)) {
-        finish(CloseReason::limit);
+        finish(CloseReason::limit, Ending::abortive);  // what was accepted is dropped: reset
         return;
     }
     output_.append(data);
@@ -365,7 +368,10 @@ void Connection::send(Buffer&& data) {
         data.consume_all();
         return;
     }
-    if (&data == &host_->scratch()) {  // on_data's buffer is the reactor's: copy, keep it
+    // On_data's buffer is the reactor's scratch: copy, keep it. A chunk of another
+    // reactor's pool is copied too: adopting it would tie this queue to a pool that
+    // may be destroyed first (its own server's).
+    if (&data == &host_->scratch() || (data.pool() != nullptr && data.pool() != &host_->pool())) {
         send(data.readable());
         data.consume_all();
         return;
@@ -385,7 +391,7 @@ void Connection::send(Buffer&& data) {
     if (data.empty()) return;
     if (output_.would_exceed(data.readable_size(), host_->options().max_output)) {
         data.consume_all();
-        finish(CloseReason::limit);
+        finish(CloseReason::limit, Ending::abortive);
         return;
     }
     output_.append(std::move(data));
@@ -446,7 +452,7 @@ void Connection::close(CloseReason reason) {
 
 void Connection::abort(CloseReason reason) {
     assert(reactor().is_in_loop_thread());
-    finish(reason);
+    finish(reason, Ending::abortive);
 }
 
 void Connection::begin_close(CloseReason reason, std::chrono::milliseconds linger) {
@@ -455,11 +461,20 @@ void Connection::begin_close(CloseReason reason, std::chrono::milliseconds linge
     state_ = State::closing;
     input_.release();
     cancel_timer();
-    timer_ = reactor().run_after_in_loop(std::max(linger, std::chrono::milliseconds(0)), [this] {
-        timer_ = {};
-        finish(reason_);
-    });
+    clear_deadline();
+    timer_ = reactor().run_after_in_loop(std::max(linger, std::chrono::milliseconds(0)), [this] { on_linger_timer(); });
     if (output_.empty()) begin_linger();
+}
+
+// linger_timeout ran out. Still flushing: the rest of the output is dropped (finish
+// resets); only waiting for the peer's EOF: nothing of ours is lost, close as is.
+void Connection::on_linger_timer() {
+    timer_ = {};
+    CloseReason reason = reason_;
+    if (state_ == State::closing && (reason == CloseReason::peer_closed || reason == CloseReason::local_close)) {
+        reason = CloseReason::linger_timeout;
+    }
+    finish(reason);
 }
 
 void Connection::begin_linger() {
@@ -487,19 +502,31 @@ void Connection::fail(const std::error_code& ec) {
     }
 }
 
-void Connection::finish(CloseReason reason) {
+// Dropping output the application had handed to send() ends in a reset, so the peer
+// can tell truncation from a clean end: SO_LINGER 0 makes close(2) send RST and discard
+// the kernel's send queue too. abort() resets even with nothing queued.
+void Connection::finish(CloseReason reason, Ending ending) {
     if (state_ == State::closed) return;
     state_ = State::closed;
+    reason_ = reason;
     cancel_timer();
+    clear_deadline();
     StreamSource src{stream_};
     (void)reactor().deregister_in_loop(src, registration_);
+    const std::size_t dropped = output_.size();
+    if (dropped != 0) {
+        metrics_->output_dropped.add();
+        metrics_->output_dropped_bytes.add(dropped);
+    }
+    if (dropped != 0 || ending == Ending::abortive) {
+        if (auto* tcp = std::get_if<net::TcpStream>(&stream_)) (void)tcp->set_linger(std::chrono::seconds(0));
+    }
     output_.clear();
     input_.release();
     metrics_->record_close(reason);
-    if (opened_) handler_->on_close(*this, reason);
     fd_ = -1;
     std::visit([](auto& s) { s = std::decay_t<decltype(s)>{}; }, stream_);  // closes the fd
-    if (opened_) host_->retire_in_loop(*this);
+    if (opened_) host_->retire_in_loop(*this);  // on_close follows in the deferred phase
 }
 
 // ---- idle timer ------------------------------------------------------------------------
@@ -517,6 +544,34 @@ void Connection::on_idle_timer() {
     if (++quiet_ticks_ <= kIdleChecks) return;
     quiet_ticks_ = 0;
     handler_->on_timeout(*this);
+}
+
+// ---- deadline ----------------------------------------------------------------------------
+
+void Connection::set_deadline(std::chrono::milliseconds after) {
+    assert(reactor().is_in_loop_thread());
+    if (state_ != State::open) return;
+    clear_deadline();
+    deadline_ = reactor().run_after_in_loop(after, [this] { on_deadline_timer(); });  // saturating
+}
+
+void Connection::set_deadline_at(Clock::time_point when) {
+    assert(reactor().is_in_loop_thread());
+    if (state_ != State::open) return;
+    clear_deadline();
+    deadline_ = reactor().run_at_in_loop(when, [this] { on_deadline_timer(); });
+}
+
+void Connection::clear_deadline() noexcept {
+    if (deadline_.valid()) {
+        reactor().cancel_timer_in_loop(deadline_);
+        deadline_ = {};
+    }
+}
+
+void Connection::on_deadline_timer() {
+    deadline_ = {};
+    if (state_ == State::open) handler_->on_deadline(*this);
 }
 
 void Connection::cancel_timer() noexcept {

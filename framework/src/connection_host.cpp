@@ -2,6 +2,7 @@
 #include "connection_host.hpp"
 
 #include <cassert>
+#include <thread>
 #include <utility>
 
 namespace pollux::framework {
@@ -11,7 +12,8 @@ ConnectionHost::ConnectionHost(reactor::Reactor& reactor, const ConnectionOption
     : scratch_ask_(options.max_input < kScratchSize ? options.max_input + 1 : kScratchSize),
       reactor_(reactor),
       options_(options),
-      metrics_(metrics) {
+      metrics_(metrics),
+      anchor_(std::make_shared<detail::HostAnchor>(this)) {
     reset_scratch();
 }
 
@@ -28,13 +30,18 @@ void ConnectionHost::reset_scratch() {
 }
 
 ConnectionHost::~ConnectionHost() {
+    // Refs see null from here on; wait for the uses already under way (a post from
+    // another thread, a ref task on the loop) to end before anything is freed.
+    anchor_->host.store(nullptr, std::memory_order_seq_cst);
+    while (anchor_->users.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     assert(live_ == 0);
-    for (Connection* c : zombies_) delete c;
-    for (Connection* c : reaping_) delete c;
+    pool_.set_owner_to_this_thread();
+    settle_in_loop();
 }
 
 Connection* ConnectionHost::open_in_loop(Connection::Stream stream) {
     assert(reactor_.is_in_loop_thread());
+    pool_.set_owner_to_this_thread();  // the loop thread once it runs (a store, no fence)
     std::uint32_t slot;
     if (!free_.empty()) {
         slot = free_.back();
@@ -48,9 +55,9 @@ Connection* ConnectionHost::open_in_loop(Connection::Stream stream) {
     s.conn = conn;
 
     std::unique_ptr<ConnectionHandler> owned;
-    ConnectionHandler* handler = shared_handler_ != nullptr ? *shared_handler_ : nullptr;
-    if (factory_ != nullptr && *factory_) {
-        owned = (*factory_)(*conn);
+    ConnectionHandler* handler = handlers_ != nullptr ? handlers_->shared : nullptr;
+    if (handlers_ != nullptr && handlers_->factory) {
+        owned = handlers_->factory(*conn);
         handler = owned.get();
     }
     Result<void> r = handler == nullptr ? Result<void>(std::unexpected(std::make_error_code(std::errc::invalid_argument)))
@@ -77,10 +84,13 @@ void ConnectionHost::close_all_in_loop(CloseReason reason, std::chrono::millisec
 }
 
 void ConnectionHost::abort_all_in_loop(CloseReason reason) {
+    pool_.set_owner_to_this_thread();
     for (std::size_t i = 0; i < slots_.size(); ++i) {
         if (Connection* c = slots_[i].conn) c->abort_for_stop_in_loop(reason);
     }
-    reap();
+    // No loop will run the deferred phase (it exited; this thread joined it): settle
+    // here. On the running loop the deferred phase does it, after the current callback.
+    if (reactor::Reactor::current() != &reactor_) settle_in_loop();
 }
 
 void ConnectionHost::retire_in_loop(Connection& conn) {
@@ -92,21 +102,31 @@ void ConnectionHost::retire_in_loop(Connection& conn) {
     free_.push_back(conn.slot_);
     --live_;
     metrics_.connections_open.sub();
-    zombies_.push_back(&conn);
-    if (!reap_scheduled_) {
-        reap_scheduled_ = true;
-        reactor_.defer_in_loop([this] { reap(); });
-    }
-    if (on_closed_) on_closed_();
+    closed_.push_back(&conn);
+    schedule_settle();
 }
 
-void ConnectionHost::reap() noexcept {
-    reap_scheduled_ = false;
-    // Destructors may release buffers only; they call no handler. Swap so that the
-    // vectors keep their capacity (no allocation in steady state).
-    reaping_.swap(zombies_);
-    for (Connection* c : reaping_) delete c;
-    reaping_.clear();
+void ConnectionHost::schedule_settle() {
+    if (settle_scheduled_) return;
+    settle_scheduled_ = true;
+    reactor_.defer_in_loop([this] { settle_in_loop(); });
+}
+
+void ConnectionHost::settle_in_loop() noexcept {
+    settle_scheduled_ = false;
+    // Swap, so that the vectors keep their capacity (no allocation in steady state) and
+    // closes caused by these on_close calls land in the next batch.
+    while (!closed_.empty()) {
+        settling_.swap(closed_);
+        for (Connection* c : settling_) {
+            if (c->opened_) {
+                c->handler_->on_close(*c, c->reason_);
+                if (on_closed_) on_closed_();
+            }
+            delete c;  // its destructor releases buffers only; it calls no handler
+        }
+        settling_.clear();
+    }
 }
 
 }  // namespace pollux::framework

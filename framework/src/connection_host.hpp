@@ -2,16 +2,26 @@
 //
 // A `ConnectionHost` owns the connections of one reactor: the BufferPool their buffers
 // come from, the slot table that ConnectionRef's (slot, generation) pairs resolve
-// against, the metrics block they write, and the deferred destruction of closed ones.
-// TcpServer makes one per reactor; TcpClient / UnixServer can do the same.
+// against, the metrics block they write, and the settling of closed ones. A
+// StreamServer makes one per reactor; a TcpClient one for its reactor.
 //
 //     slots_:  [ conn*, gen ] [ null, gen ] [ conn*, gen ] ...   free_: LIFO of null slots
-//     zombies_: connections past on_close, deleted by one deferred task per batch
+//     closed_: connections past finish(), waiting for the deferred phase, which calls
+//              on_close, reports the close (on_closed) and deletes them
 //
-// Everything here runs on the reactor's loop thread, except `reactor()`, which any
-// thread may call (ConnectionRef posts through it).
+// Why on_close waits for the deferred phase: a connection can close inside a handler's
+// own call (send() hitting the output cap, say); running on_close there would let the
+// handler free what its on_data is still using. Deferred work runs after the current
+// batch, task or timer has returned (Reactor::defer_in_loop).
+//
+// The anchor. ConnectionRefs (and the tasks they post) hold a shared HostAnchor, not
+// the host: the destructor clears anchor->host and waits until no thread is inside a
+// use of it (HostUse), so a ref outliving its server finds null and does nothing.
+//
+// Everything here runs on the reactor's loop thread, except `reactor()` and the anchor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,16 +38,51 @@
 
 namespace pollux::framework {
 
+class ConnectionHost;
+
+namespace detail {
+
+// What ConnectionRefs share: the host while it exists, and how many threads are using it.
+struct HostAnchor {
+    explicit HostAnchor(ConnectionHost* h) noexcept : host(h) {}
+    std::atomic<ConnectionHost*> host;      // null once the host is being destroyed
+    std::atomic<std::uint32_t> users{0};    // HostUse guards alive (any thread)
+};
+
+// A use of the host through an anchor: `get()` is the host, or null if it is gone, and
+// stays valid until the guard dies. The seq_cst increment-then-load pairs with the
+// destructor's store-then-load (Dekker): either this sees null, or the destructor sees
+// the use and waits for it. Never destroy the host inside a use on the same thread.
+class HostUse {
+public:
+    explicit HostUse(HostAnchor& a) noexcept : a_(a) {
+        a_.users.fetch_add(1, std::memory_order_seq_cst);
+        host_ = a_.host.load(std::memory_order_seq_cst);
+    }
+    ~HostUse() { a_.users.fetch_sub(1, std::memory_order_release); }
+    HostUse(const HostUse&) = delete;
+    HostUse& operator=(const HostUse&) = delete;
+    ConnectionHost* get() const noexcept { return host_; }
+
+private:
+    HostAnchor& a_;
+    ConnectionHost* host_;
+};
+
+}  // namespace detail
+
 class ConnectionHost {
 public:
     // `options` and `metrics` must outlive the host.
     ConnectionHost(reactor::Reactor& reactor, const ConnectionOptions& options, ReactorMetrics& metrics);
-    // Deletes the zombies. Abort live connections first (abort_all_in_loop).
+    // Marks the anchor dead (waiting for uses in flight), settles what is left and
+    // deletes it. Abort live connections first (abort_all_in_loop).
     ~ConnectionHost();
     ConnectionHost(const ConnectionHost&) = delete;
     ConnectionHost& operator=(const ConnectionHost&) = delete;
 
     reactor::Reactor& reactor() const noexcept { return reactor_; }
+    const std::shared_ptr<detail::HostAnchor>& anchor() const noexcept { return anchor_; }
     BufferPool& pool() noexcept { return pool_; }
     const ConnectionOptions& options() const noexcept { return options_; }
     ReactorMetrics& metrics() noexcept { return metrics_; }
@@ -69,13 +114,10 @@ public:
     // max_input (to tell "full" from "over") when that is less.
     std::size_t scratch_ask() const noexcept { return scratch_ask_; }
 
-    // Where handlers come from: `factory` if set, else the shared handler `*shared`
-    // (not owned; read when each connection opens, since on_data may replace it).
-    void set_handlers(HandlerFactory* factory, ConnectionHandler* const* shared) noexcept {
-        factory_ = factory;
-        shared_handler_ = shared;
-    }
-    // Called once for every connection that opened, after its on_close.
+    // Where handlers come from: the set's factory if set, else its shared handler (read
+    // when each connection opens). The host keeps the set alive.
+    void set_handlers(std::shared_ptr<HandlerSetup::Handlers> handlers) noexcept { handlers_ = std::move(handlers); }
+    // Called once for every connection that opened, right after its on_close.
     void set_on_closed(std::function<void()> fn) { on_closed_ = std::move(fn); }
 
     // Makes a connection of `stream`, registers it, creates its handler, calls on_open.
@@ -90,20 +132,27 @@ public:
     }
     // Graceful close of every open connection, each bounded by `linger`.
     void close_all_in_loop(CloseReason reason, std::chrono::milliseconds linger);
-    // Immediate close of every live connection (open ones get `reason`).
+    // Immediate close of every live connection (open ones get `reason`; queued output
+    // is dropped with a reset). When the loop is not running (the thread that joined
+    // it), on_close runs here, before it returns; on the running loop it is deferred.
     void abort_all_in_loop(CloseReason reason);
-    // Live connections (opened, on_close not yet delivered).
+    // Live connections (opened, not yet finished).
     std::size_t size_in_loop() const noexcept { return live_; }
 
-    // Connection::finish: frees the slot, schedules the deletion, reports the close.
+    // Connection::finish: frees the slot and queues the connection for settling.
     void retire_in_loop(Connection& conn);
+    // Delivers on_close to the retired connections, reports them and deletes them.
+    void settle_in_loop() noexcept;
+    // Once a second (the server's refresh): lets the buffer pool's cache drain after a
+    // burst (BufferPool::decay).
+    void maintain_in_loop() noexcept { pool_.decay(); }
 
 private:
     struct Slot {
         Connection* conn = nullptr;
         std::uint32_t generation = 1;
     };
-    void reap() noexcept;
+    void schedule_settle();
 
     BufferPool pool_;  // first: destroyed after every connection's buffers
     Buffer scratch_;
@@ -114,15 +163,15 @@ private:
     reactor::Reactor& reactor_;
     const ConnectionOptions& options_;
     ReactorMetrics& metrics_;
-    HandlerFactory* factory_ = nullptr;
-    ConnectionHandler* const* shared_handler_ = nullptr;
+    std::shared_ptr<HandlerSetup::Handlers> handlers_;
     std::function<void()> on_closed_;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_;
-    std::vector<Connection*> zombies_;
-    std::vector<Connection*> reaping_;
+    std::vector<Connection*> closed_;    // finished, on_close not yet delivered
+    std::vector<Connection*> settling_;  // the batch settle_in_loop is working on
     std::size_t live_ = 0;
-    bool reap_scheduled_ = false;
+    bool settle_scheduled_ = false;
+    std::shared_ptr<detail::HostAnchor> anchor_;
 };
 
 }  // namespace pollux::framework

@@ -1,7 +1,8 @@
 // framework/src/loop_metrics.hpp — internal.
 //
 // `LoopMetrics` fills the loop-level fields of a server's metrics blocks, the same way
-// for TcpServer and UnixServer:
+// for every server (StreamServer, UdpServer), and gives the heap back after a burst
+// (heap_trim.hpp) from the same once-a-second refresh:
 //
 //     field                 written by                        when
 //     loop_iterations       reactor i (delta of stats())      refresh timer, every 1 s
@@ -37,8 +38,14 @@ public:
 
     // Before pool.start(), on the creating thread (each reactor's loop thread then):
     // arms the refresh timer on every reactor. `extra(i)` runs on reactor i right after
-    // each refresh (TcpServer books the acceptor's EMFILE count there).
+    // each refresh, before the heap trim (StreamServer decays its pools and books the
+    // acceptor's EMFILE count there).
     void start_timers(std::function<void(std::size_t)> extra = {});
+    // The same for one reactor, on its loop thread (a server on a borrowed, running pool).
+    void start_in_loop(std::size_t i);
+    // Reactor i's thread: cancels its refresh timer and books a last refresh. Needed
+    // when the pool outlives this object.
+    void stop_in_loop(std::size_t i);
     // Reactor i's thread: copies loop iterations and pending timers into block i.
     void refresh_in_loop(std::size_t i);
     // Any thread: stores every reactor's current posted-task backlog into its block.
@@ -48,8 +55,10 @@ private:
     reactor::ReactorPool& pool_;
     Metrics& metrics_;
     std::function<void(std::size_t)> extra_;
-    // Entry i: the loop iterations already booked, touched by reactor i only.
+    // Entry i: the loop iterations already booked and the refresh timer, touched by
+    // reactor i only.
     std::unique_ptr<std::uint64_t[]> seen_iterations_;
+    std::unique_ptr<reactor::TimerId[]> timers_;
 };
 
 }  // namespace pollux::framework

@@ -12,6 +12,8 @@ std::string_view to_string(CloseReason r) noexcept {
         case CloseReason::reset: return "reset";
         case CloseReason::error: return "error";
         case CloseReason::idle_timeout: return "idle_timeout";
+        case CloseReason::linger_timeout: return "linger_timeout";
+        case CloseReason::deadline: return "deadline";
         case CloseReason::limit: return "limit";
         case CloseReason::server_stop: return "server_stop";
         case CloseReason::local_close: return "local_close";
@@ -31,6 +33,8 @@ MetricValues& MetricValues::operator+=(const MetricValues& o) noexcept {
     bytes_in += o.bytes_in;
     bytes_out += o.bytes_out;
     emfile_events += o.emfile_events;
+    output_dropped += o.output_dropped;
+    output_dropped_bytes += o.output_dropped_bytes;
     loop_iterations += o.loop_iterations;
     posted_queue_depth += o.posted_queue_depth;
     timers += o.timers;
@@ -55,6 +59,8 @@ MetricValues ReactorMetrics::load() const noexcept {
     v.bytes_in = bytes_in.load();
     v.bytes_out = bytes_out.load();
     v.emfile_events = emfile_events.load();
+    v.output_dropped = output_dropped.load();
+    v.output_dropped_bytes = output_dropped_bytes.load();
     v.loop_iterations = loop_iterations.load();
     v.posted_queue_depth = posted_queue_depth.load();
     v.timers = timers.load();
@@ -110,6 +116,10 @@ constexpr Family kFamilies[] = {
     {"pollux_bytes_out_total", "counter", "Bytes written to connections.", &MetricValues::bytes_out},
     {"pollux_emfile_events_total", "counter", "Accepts that failed for lack of file descriptors.",
      &MetricValues::emfile_events},
+    {"pollux_output_dropped_total", "counter", "Connections closed with unsent output, each with a reset.",
+     &MetricValues::output_dropped},
+    {"pollux_output_dropped_bytes_total", "counter", "Accepted output dropped by those closes.",
+     &MetricValues::output_dropped_bytes},
     {"pollux_loop_iterations_total", "counter", "Reactor loop iterations.", &MetricValues::loop_iterations},
     {"pollux_posted_queue_depth", "gauge", "Tasks posted to the reactor and not yet run.",
      &MetricValues::posted_queue_depth},

@@ -16,7 +16,8 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
-#include <future>
+#include <semaphore>
+#include <thread>
 #include <mutex>
 #include <random>
 #include <utility>
@@ -27,23 +28,22 @@
 namespace pollux::framework {
 
 namespace {
-// stop() from another thread: how often it checks that the loop still runs.
-constexpr std::chrono::milliseconds kStopProbe{50};
-constexpr std::chrono::milliseconds kStopProbeMax{1000};
+// No backoff wait is shorter: initial_backoff = 0 must not turn into a busy retry loop.
+constexpr std::chrono::milliseconds kMinBackoff{1};
 }  // namespace
 
 struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_this<TcpClient::Impl> {
     enum class State : std::uint8_t { idle, connecting, backoff, connected, stopped };
 
-    Impl(reactor::Reactor& r, const net::SocketAddr& a, TcpClientOptions o)
+    Impl(reactor::Reactor& r, const net::SocketAddr& a, TcpClientOptions o,
+         std::shared_ptr<HandlerSetup::Handlers> handlers)
         : reactor(r),
           addr(a),
           options(std::move(o)),
           metrics(1),
-          lambda(callbacks),
           host(r, options.connection, metrics.reactor(0)),
           rng(static_cast<std::uint_fast32_t>(std::random_device{}())) {
-        host.set_handlers(&factory, &shared);
+        host.set_handlers(std::move(handlers));
         host.set_on_closed([this] { on_closed(); });
     }
 
@@ -58,23 +58,20 @@ struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_th
     void fail(std::error_code ec);
     void abandon_attempt() noexcept;
     void on_closed();
+    void wait_then_attempt(std::chrono::milliseconds wait);
     std::chrono::milliseconds backoff(std::uint32_t failed);
     void set_ref(ConnectionRef r) {
         std::lock_guard lock(ref_mutex);
         ref = r;
     }
 
-    // Set at creation, read-only afterwards (the handlers: before the first connect).
+    // Set at creation, read-only afterwards (on_connect_error: before the first connect).
     reactor::Reactor& reactor;
     const net::SocketAddr addr;
     const TcpClientOptions options;
     Metrics metrics;
-    ConnectionCallbacks callbacks;
-    HandlerFactory factory;
     OnConnectErrorCallback on_connect_error;
-    detail::CallbackHandler lambda;
-    ConnectionHandler* const shared = &lambda;
-    ConnectionHost host;  // after options, metrics, callbacks, factory, lambda, shared
+    ConnectionHost host;  // after options and metrics; shares the client's handlers
 
     // Loop thread.
     State state = State::idle;
@@ -177,21 +174,25 @@ void TcpClient::Impl::fail(std::error_code ec) {
     if (options.max_attempts == 0 || failures < options.max_attempts) {
         const auto wait = backoff(failures);
         e.retry_in = wait;
-        state = State::backoff;
-        timer = reactor.run_after_in_loop(wait, [this] {
-            timer = {};
-            if (state == State::backoff) attempt();
-        });
+        wait_then_attempt(wait);
     } else {
         state = State::idle;
     }
     if (on_connect_error) on_connect_error(e);  // last: it may call disconnect/stop
 }
 
+void TcpClient::Impl::wait_then_attempt(std::chrono::milliseconds wait) {
+    state = State::backoff;
+    timer = reactor.run_after_in_loop(wait, [this] {
+        timer = {};
+        if (state == State::backoff) attempt();
+    });
+}
+
 std::chrono::milliseconds TcpClient::Impl::backoff(std::uint32_t failed) {
     using std::chrono::milliseconds;
-    const milliseconds cap = std::max(options.max_backoff, milliseconds{0});
-    milliseconds d = std::min(std::max(options.initial_backoff, milliseconds{0}), cap);
+    const milliseconds cap = std::max(options.max_backoff, kMinBackoff);
+    milliseconds d = std::min(std::max(options.initial_backoff, kMinBackoff), cap);
     for (std::uint32_t i = 1; i < failed && d < cap; ++i) d = d > cap / 2 ? cap : d * 2;
     if (options.jitter && d.count() > 1) {
         std::uniform_int_distribution<milliseconds::rep> dist(d.count() / 2, d.count());
@@ -205,11 +206,7 @@ void TcpClient::Impl::on_closed() {
     if (state != State::connected) return;  // disconnect() or stop() got here first
     if (options.reconnect) {
         failures = 0;
-        state = State::backoff;
-        timer = reactor.run_after_in_loop(options.initial_backoff, [this] {
-            timer = {};
-            if (state == State::backoff) attempt();
-        });
+        wait_then_attempt(backoff(1));  // jittered: a crowd does not come back at once
     } else {
         state = State::idle;
     }
@@ -237,16 +234,18 @@ void TcpClient::Impl::stop_in_loop() {
     state = State::stopped;
     stopped.store(true, std::memory_order_release);
     abandon_attempt();
-    host.abort_all_in_loop(CloseReason::local_close);  // on_close runs here
-    // The host may still have a reap deferred on the reactor: keep everything alive
+    // A reset; on_close follows in the deferred phase (inline when the loop no longer
+    // runs: this thread joined it).
+    host.abort_all_in_loop(CloseReason::local_close);
+    // The host may still have a settle deferred on the reactor: keep everything alive
     // until the deferred phase has passed it (deferred tasks run in order).
     reactor.defer_in_loop([self = shared_from_this()] {});
 }
 
 // The loop has exited and this thread does not own the reactor (it did not join it), so
 // nothing here may touch the reactor: its owner may be tearing down its own
-// registrations right now. The loop's last writes happen-before this call (the failed
-// post read the reactor's `finished` state with acquire). What a client leaves in a dead
+// registrations right now. The loop's last writes happen-before this call (stop() read
+// the reactor's exited phase with acquire). What a client leaves in a dead
 // reactor is inert: the loop never dispatches or fires again, so the table slot of an
 // attempt and the timer tasks (which capture `this` but only run on the loop) may
 // outlive the state; ~Reactor destroys the timer tasks without running them. An open
@@ -275,8 +274,9 @@ void TcpClient::Impl::stop_detached() {
 
 Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::Reactor& reactor, const net::SocketAddr& addr,
                                                      TcpClientOptions options) {
-    auto impl = std::make_shared<Impl>(reactor, addr, std::move(options));
-    return std::unique_ptr<TcpClient>(new TcpClient(std::move(impl)));
+    std::unique_ptr<TcpClient> client(new TcpClient());
+    client->impl_ = std::make_shared<Impl>(reactor, addr, std::move(options), client->handlers());
+    return client;
 }
 
 Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
@@ -285,18 +285,8 @@ Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::ReactorPool& pool,
     return create(pool.reactor(index), addr, std::move(options));
 }
 
-TcpClient::TcpClient(std::shared_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+TcpClient::~TcpClient() { (void)stop(); }
 
-TcpClient::~TcpClient() { stop(); }
-
-void TcpClient::set_handler_factory(HandlerFactory factory) { impl_->factory = std::move(factory); }
-void TcpClient::on_open(OnOpenCallback cb) { impl_->callbacks.on_open = std::move(cb); }
-void TcpClient::on_data(OnDataCallback cb) { impl_->callbacks.on_data = std::move(cb); }
-void TcpClient::on_write_complete(OnWriteCompleteCallback cb) { impl_->callbacks.on_write_complete = std::move(cb); }
-void TcpClient::on_high_water(OnHighWaterCallback cb) { impl_->callbacks.on_high_water = std::move(cb); }
-void TcpClient::on_read_closed(OnReadClosedCallback cb) { impl_->callbacks.on_read_closed = std::move(cb); }
-void TcpClient::on_timeout(OnTimeoutCallback cb) { impl_->callbacks.on_timeout = std::move(cb); }
-void TcpClient::on_close(OnCloseCallback cb) { impl_->callbacks.on_close = std::move(cb); }
 void TcpClient::on_connect_error(OnConnectErrorCallback cb) { impl_->on_connect_error = std::move(cb); }
 
 void TcpClient::connect() {
@@ -315,30 +305,60 @@ void TcpClient::disconnect() {
     (void)impl_->reactor.post([impl = impl_] { impl->disconnect_in_loop(); });
 }
 
-void TcpClient::stop() {
-    if (impl_->reactor.is_in_loop_thread()) {
+Result<void> TcpClient::stop() {
+    reactor::Reactor& r = impl_->reactor;
+    if (r.is_in_loop_thread()) {
         impl_->stop_in_loop();
-        return;
+        return {};
     }
-    std::promise<void> done;
-    std::future<void> finished = done.get_future();
-    auto task = [impl = impl_, p = std::move(done)]() mutable {
-        impl->stop_in_loop();
-        p.set_value();
-    };
-    if (impl_->reactor.post(std::move(task))) {
-        // Normally the task runs. A post racing with the loop's exit can be accepted and
-        // never run (Reactor::post): then a refused probe post says the loop is gone,
-        // and the task (holding its own reference to the state) dies with the reactor.
-        // The probe interval doubles up to 1 s: a loop that is merely slow (or, misused,
-        // never started) collects about one no-op per second, not an unbounded stream.
-        for (auto wait = kStopProbe; finished.wait_for(wait) == std::future_status::timeout;) {
-            if (!impl_->reactor.post([] {})) break;
-            wait = std::min(wait * 2, kStopProbeMax);
+    using Phase = reactor::Reactor::Phase;
+    if (r.phase() == Phase::created) {
+        // Not started, and this is not the creating thread: nothing here may touch the
+        // reactor. Queue the stop; it runs first thing when the loop starts (or dies with
+        // the reactor), and holds the state alive until then.
+        (void)r.post([impl = impl_] { impl->stop_in_loop(); });
+        return {};
+    }
+    if (r.phase() == Phase::running) {
+        // The task runs, or dies unrun if the loop exits first (a post the reactor
+        // accepted does one or the other before its loop ends), and the Signal it
+        // carries is released either way: this wait always ends. On success it is
+        // released after on_close has run (deferred after the host's settle), so no
+        // callback of this client runs once stop returns.
+        struct Wait {
+            std::binary_semaphore done{0};
+            bool stopped = false;  // written before the release, read after the acquire
+        };
+        struct Signal {
+            std::shared_ptr<Wait> wait;
+            bool armed = true;
+            explicit Signal(std::shared_ptr<Wait> w) noexcept : wait(std::move(w)) {}
+            Signal(Signal&& o) noexcept : wait(std::move(o.wait)), armed(std::exchange(o.armed, false)) {}
+            Signal& operator=(Signal&&) = delete;
+            ~Signal() {
+                if (armed) wait->done.release();
+            }
+            void fire() {
+                wait->stopped = true;
+                armed = false;
+                wait->done.release();
+            }
+        };
+        auto wait = std::make_shared<Wait>();
+        auto task = [impl = impl_, signal = Signal(wait)]() mutable {
+            impl->stop_in_loop();
+            impl->reactor.defer_in_loop([signal = std::move(signal)]() mutable { signal.fire(); });
+        };
+        if (r.post(std::move(task))) {
+            wait->done.acquire();
+            if (wait->stopped) return {};
         }
-        if (finished.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return;
     }
-    impl_->stop_detached();  // the loop has exited; the last owner of impl_ frees it
+    // The loop is exiting or has exited. Its exit is bounded (reactor.hpp, Lifecycle):
+    // wait for the end, after which nothing on the reactor runs again.
+    while (r.phase() != Phase::exited) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    impl_->stop_detached();
+    return {};
 }
 
 ConnectionRef TcpClient::connection() const {

@@ -8,8 +8,10 @@
 #include <cstring>
 #include <utility>
 
+#include "loop_metrics.hpp"
 #include "pollux/framework/metrics.hpp"
 #include "pollux/reactor/event_handler.hpp"
+#include "signal_wait.hpp"
 
 namespace pollux::framework {
 
@@ -17,7 +19,6 @@ namespace {
 
 constexpr std::size_t kMaxDatagramSize = 65536;
 constexpr std::size_t kMaxSendArea = std::size_t{64} << 20;
-constexpr std::chrono::milliseconds kLoopMetricsPeriod{1000};  // as TcpServer's
 
 Result<void> validate(const UdpServerOptions& o) {
     if (o.reactors && *o.reactors == 0) return error(std::errc::invalid_argument);
@@ -34,8 +35,7 @@ namespace detail {
 
 // One reactor's share of the server. Everything but the constant references is touched
 // by the reactor's loop thread only (after create, which ran before start's post); the
-// metrics block is written by it and read by anyone. Held by shared_ptr: a budget
-// re-post or the metrics timer keeps it alive while queued (both check `stopped`).
+// metrics block is written by it and read by anyone.
 struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<UdpWorker> {
     UdpWorker(reactor::Reactor& r, net::UdpSocket s, const UdpServerOptions& o, const DatagramCallback& cb,
               ReactorMetrics& m)
@@ -56,7 +56,7 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
         if (!stopped) drain();
     }
 
-    // Receive until WouldBlock or until the budget is spent; then continue from a task.
+    // Receive until WouldBlock or until the budget is spent; then requeue (next round).
     void drain() {
         std::size_t budget = event_budget;
         while (budget > 0) {
@@ -72,13 +72,7 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
             flush();  // the batch's replies: one sendmmsg
         }
         metrics.datagram_budget_yields.add();
-        if (!resume_posted) {
-            resume_posted = true;
-            reactor.post([self = shared_from_this()] {
-                self->resume_posted = false;
-                if (!self->stopped) self->drain();
-            });
-        }
+        if (id) (void)reactor.requeue_in_loop(*id);  // next round, after the other sources
     }
 
     void deliver(const net::RecvSlot& slot) {
@@ -151,27 +145,12 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
         auto r = reactor.register_in_loop(socket, Interest::READABLE, *this);
         if (!r) return std::unexpected(r.error());
         id = *r;
-        refresh_timer = reactor.run_every_in_loop(kLoopMetricsPeriod, [self = shared_from_this()] {
-            if (!self->stopped) self->refresh_loop_metrics();
-        });
         return {};
-    }
-
-    // The loop-level fields of the block (as TcpServer's LoopMetrics fills them): loop
-    // iterations since the reactor started and pending timers, once a second and at stop.
-    void refresh_loop_metrics() {
-        const std::uint64_t iterations = reactor.stats().loop_iterations;
-        metrics.loop_iterations.add(iterations - seen_iterations);
-        seen_iterations = iterations;
-        metrics.timers.set(reactor.timers_in_loop());
     }
 
     void stop_in_loop() {
         assert(reactor.is_in_loop_thread());
         flush();  // nothing is pending between batches; kept for safety
-        if (refresh_timer) (void)reactor.cancel_timer_in_loop(*refresh_timer);
-        refresh_timer.reset();
-        refresh_loop_metrics();
         stopped = true;
         if (id) (void)reactor.deregister_in_loop(socket, *id);
         id.reset();
@@ -200,10 +179,7 @@ struct UdpWorker final : reactor::EventHandler, std::enable_shared_from_this<Udp
     std::array<net::SendSlot, net::UdpSocket::kMaxBatch> send_slots{};
     std::array<net::SocketAddr, net::UdpSocket::kMaxBatch> send_addrs{};
     std::optional<reactor::RegistrationId> id;
-    std::optional<reactor::TimerId> refresh_timer;
-    std::uint64_t seen_iterations = 0;  // loop iterations already booked
     bool stopped = false;
-    bool resume_posted = false;
 };
 
 }  // namespace detail
@@ -214,9 +190,13 @@ Result<void> UdpContext::send_to(std::span<const std::byte> bytes, const net::So
 
 UdpServer::UdpServer(std::unique_ptr<reactor::ReactorPool> own_pool, reactor::ReactorPool& pool,
                      UdpServerOptions options) noexcept
-    : own_pool_(std::move(own_pool)), pool_(&pool), options_(std::move(options)), metrics_(pool.size()) {}
+    : own_pool_(std::move(own_pool)),
+      pool_(&pool),
+      options_(std::move(options)),
+      metrics_(pool.size()),
+      loop_metrics_(std::make_unique<LoopMetrics>(pool, metrics_)) {}
 
-Result<std::unique_ptr<UdpServer>> UdpServer::create(const net::SocketAddr& addr, UdpServerOptions options) {
+Result<std::unique_ptr<UdpServer>> UdpServer::bind(const net::SocketAddr& addr, UdpServerOptions options) {
     if (auto v = validate(options); !v) return std::unexpected(v.error());
     auto pool = reactor::ReactorPool::create({.threads = options.reactors});
     if (!pool) return std::unexpected(pool.error());
@@ -224,8 +204,8 @@ Result<std::unique_ptr<UdpServer>> UdpServer::create(const net::SocketAddr& addr
     return bind_all(std::unique_ptr<UdpServer>(new UdpServer(std::move(*pool), p, std::move(options))), addr);
 }
 
-Result<std::unique_ptr<UdpServer>> UdpServer::create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
-                                                     UdpServerOptions options) {
+Result<std::unique_ptr<UdpServer>> UdpServer::bind(reactor::ReactorPool& pool, const net::SocketAddr& addr,
+                                                   UdpServerOptions options) {
     if (auto v = validate(options); !v) return std::unexpected(v.error());
     return bind_all(std::unique_ptr<UdpServer>(new UdpServer(nullptr, pool, std::move(options))), addr);
 }
@@ -256,20 +236,18 @@ Result<std::unique_ptr<UdpServer>> UdpServer::bind_all(std::unique_ptr<UdpServer
 
 UdpServer::~UdpServer() { (void)stop(); }
 
-// posted_queue_depth is sampled by the reader, as TcpServer does (loop_metrics.hpp says
-// why): a plain relaxed store of a fresh reading.
-void UdpServer::sample_posted_depth() const noexcept {
-    for (const auto& w : workers_) w->metrics.posted_queue_depth.set(w->reactor.posted_depth());
-}
-
 Metrics& UdpServer::metrics() noexcept {
-    sample_posted_depth();
+    loop_metrics_->sample_posted_depth();
     return metrics_;
 }
 
 const Metrics& UdpServer::metrics() const noexcept {
-    sample_posted_depth();
+    loop_metrics_->sample_posted_depth();  // a sampled gauge, like a cache
     return metrics_;
+}
+
+Result<void> UdpServer::run_until_signal() {
+    return detail::run_until_signal([this] { return start(); }, [this] { return stop(); });
 }
 
 Result<void> UdpServer::on_datagram(DatagramCallback callback) {
@@ -295,7 +273,10 @@ Result<void> UdpServer::start() {
     state_ = State::running;
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         Result<void> registered;
-        auto ran = pool_->run_and_wait(i, [&registered, w = workers_[i].get()] { registered = w->start_in_loop(); });
+        auto ran = pool_->run_and_wait(i, [&registered, w = workers_[i].get(), m = loop_metrics_.get(), i] {
+            registered = w->start_in_loop();
+            if (registered) m->start_in_loop(i);
+        });
         if (!ran) registered = std::unexpected(ran.error());
         if (!registered) {
             lock.unlock();
@@ -315,7 +296,13 @@ Result<void> UdpServer::stop() {
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         detail::UdpWorker* w = workers_[i].get();
         // Unregistered (never started), or the loop is gone: nothing can call back.
-        if (!was_running || !pool_->run_and_wait(i, [w] { w->stop_in_loop(); })) w->close_unregistered();
+        if (!was_running || !pool_->run_and_wait(i, [w, m = loop_metrics_.get(), i] {
+                const bool registered = w->id.has_value();
+                w->stop_in_loop();
+                if (registered) m->stop_in_loop(i);
+            })) {
+            w->close_unregistered();
+        }
     }
     if (own_pool_) return own_pool_->stop();
     return {};

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
+#include "pollux/framework/buffer.hpp"
 #include "support/counting_alloc.hpp"
 
 namespace pollux::framework {
@@ -108,6 +111,82 @@ TEST(BufferPool, allocation_counter_sees_heap_allocations) {
         allocs = counter.count();
     }
     EXPECT_EQ(allocs, 1u);
+}
+
+// A pooled Buffer moved to another thread (another reactor, a worker) and destroyed
+// there: its chunk comes back through the pool's return list, never by touching the
+// owner's free list from the wrong thread (TSan checks the stress below).
+TEST(BufferPool, chunks_released_on_other_threads_come_back_to_the_owner) {
+    BufferPool pool(1024, 64);
+    std::vector<Buffer> outgoing;
+    for (int i = 0; i < 32; ++i) {
+        Buffer b(&pool);
+        b.append(std::as_bytes(std::span("payload", 7)));
+        outgoing.push_back(std::move(b));
+    }
+    EXPECT_EQ(pool.stats().live, 32u);
+    std::thread other([moved = std::move(outgoing)]() mutable { moved.clear(); });
+    other.join();
+    // The owner takes them back on its next acquire that finds the free list empty.
+    Chunk* c = pool.acquire();
+    EXPECT_EQ(pool.stats().live, 1u);
+    EXPECT_EQ(pool.stats().cached, 31u);
+    EXPECT_EQ(pool.stats().allocations, 32u) << "the returned chunks are reused, not reallocated";
+    Chunk::free(c);
+}
+
+TEST(BufferPool, concurrent_foreign_releases_while_the_owner_works_lose_nothing) {
+    BufferPool pool(256, 16);
+    constexpr int kRounds = 20'000;
+    std::atomic<Chunk*> handoff{nullptr};
+    std::atomic<bool> done{false};
+    std::thread foreign([&] {
+        int freed = 0;
+        while (freed < kRounds) {
+            if (Chunk* c = handoff.exchange(nullptr, std::memory_order_acq_rel)) {
+                Chunk::free(c);  // another thread: the return list
+                ++freed;
+            }
+        }
+        done = true;
+    });
+    for (int i = 0; i < kRounds; ++i) {
+        Chunk* mine = pool.acquire();  // owner traffic meanwhile
+        Chunk* shipped = pool.acquire();
+        Chunk::free(mine);
+        while (handoff.load(std::memory_order_acquire) != nullptr) std::this_thread::yield();
+        handoff.store(shipped, std::memory_order_release);
+    }
+    while (!done) std::this_thread::yield();
+    foreign.join();
+    pool.trim(0);
+    EXPECT_EQ(pool.stats().live, 0u);
+    EXPECT_EQ(pool.stats().cached, 0u);
+    EXPECT_EQ(pool.stats().allocations, pool.stats().frees);
+}
+
+TEST(BufferPool, decay_drains_the_cache_a_burst_filled_but_keeps_what_a_steady_load_uses) {
+    BufferPool pool(256, 64);
+    std::vector<Chunk*> burst;
+    for (int i = 0; i < 40; ++i) burst.push_back(pool.acquire());
+    for (Chunk* c : burst) Chunk::free(c);
+    EXPECT_EQ(pool.stats().cached, 40u);
+    pool.decay();  // the burst happened this period: keep its chunks for now
+    EXPECT_EQ(pool.stats().cached, 40u);
+    // A steady load of 3 chunks live at a time.
+    for (int round = 0; round < 5; ++round) {
+        Chunk* a = pool.acquire();
+        Chunk* b = pool.acquire();
+        Chunk* c = pool.acquire();
+        Chunk::free(a);
+        Chunk::free(b);
+        Chunk::free(c);
+    }
+    pool.decay();  // the period's peak was 3: the rest goes back to the heap
+    EXPECT_EQ(pool.stats().cached, 3u);
+    EXPECT_EQ(pool.stats().frees, 37u);
+    pool.decay();  // a period with nothing live: the cache empties
+    EXPECT_EQ(pool.stats().cached, 0u);
 }
 
 }  // namespace

@@ -32,9 +32,8 @@ struct RefBox {
 
 }  // namespace
 
-TEST(ConnectionRef, is_small_and_trivially_copyable) {
-    EXPECT_LE(sizeof(ConnectionRef), 16u);
-    EXPECT_TRUE(std::is_trivially_copyable_v<ConnectionRef>);
+TEST(ConnectionRef, is_small_and_an_empty_one_refuses_everything) {
+    EXPECT_LE(sizeof(ConnectionRef), 24u);  // a shared handle on the host + slot + generation
     ConnectionRef empty;
     EXPECT_FALSE(empty);
     EXPECT_FALSE(empty.send("x"));

@@ -23,8 +23,10 @@ TEST(Metrics, close_reasons_have_stable_names) {
     EXPECT_EQ(to_string(CloseReason::limit), "limit");
     EXPECT_EQ(to_string(CloseReason::server_stop), "server_stop");
     EXPECT_EQ(to_string(CloseReason::local_close), "local_close");
+    EXPECT_EQ(to_string(CloseReason::linger_timeout), "linger_timeout");
+    EXPECT_EQ(to_string(CloseReason::deadline), "deadline");
     EXPECT_EQ(to_string(static_cast<CloseReason>(200)), "unknown");
-    EXPECT_EQ(static_cast<std::size_t>(CloseReason::local_close) + 1, kCloseReasonCount);
+    EXPECT_EQ(static_cast<std::size_t>(CloseReason::deadline) + 1, kCloseReasonCount);
 }
 
 TEST(Metrics, counters_add_and_gauges_never_go_below_zero) {
@@ -280,7 +282,7 @@ TEST(Metrics, prometheus_output_is_valid_text_format_with_right_sums) {
         ++aggregates;
         EXPECT_EQ(v, sums[key]) << key;
     }
-    EXPECT_EQ(aggregates, 18u + kCloseReasonCount);
+    EXPECT_EQ(aggregates, 20u + kCloseReasonCount);
 }
 
 }  // namespace

@@ -146,6 +146,7 @@ TEST(TcpClient, runs_a_handler_made_by_the_factory_on_the_reactor_thread) {
 TEST(TcpClient, refused_connect_is_reported_and_retried_with_doubling_delays_until_max_attempts) {
     auto reactor = started_reactor();
     TcpClientOptions opts;
+    opts.jitter = false;  // exact doublings
     opts.initial_backoff = 20ms;
     opts.max_backoff = 1000ms;
     opts.max_attempts = 4;
@@ -265,6 +266,7 @@ TEST(TcpClient, connect_to_a_listener_with_a_full_backlog_times_out) {
     opts.connect_timeout = 100ms;
     opts.max_attempts = 2;
     opts.initial_backoff = 10ms;
+    opts.jitter = false;  // the exact 10 ms below
     auto client = TcpClient::create(*reactor, addr, opts).value();
     ErrorLog log;
     std::atomic<int> opens{0};
@@ -504,4 +506,68 @@ TEST(TcpClientDeathTest, destroyed_with_an_open_connection_after_the_loop_exited
             std::thread([&] { client.reset(); }).join();
         },
         "open connection after its reactor exited");
+}
+
+TEST(TcpClient, a_zero_initial_backoff_still_backs_off_instead_of_spinning) {
+    auto reactor = started_reactor();
+    TcpClientOptions opts;
+    opts.initial_backoff = 0ms;
+    opts.max_backoff = 1000ms;
+    opts.jitter = false;
+    auto client = TcpClient::create(*reactor, closed_port(), opts).value();
+    ErrorLog log;
+    client->on_connect_error([&](const ConnectError& e) { log.add(e); });
+    client->connect();
+    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(client->stop());
+    // 1 + 2 + 4 + ... ms: about 8 attempts in 200 ms, never thousands.
+    EXPECT_LE(client->attempts(), 12u);
+    EXPECT_GE(client->attempts(), 3u);
+    std::lock_guard lock(log.mutex);
+    for (const auto& e : log.errors) {
+        if (e.retry_in) {
+            EXPECT_GE(*e.retry_in, 1ms);
+        }
+    }
+}
+
+TEST(TcpClient, reconnects_after_a_close_are_jittered_so_a_crowd_does_not_come_back_at_once) {
+    // The server closes every connection at once; each client reconnects after its
+    // jittered first backoff, in [50, 100] ms.
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), {.reactors = 1}).value();
+    server->on_open([](Connection& c) { c.close(); });
+    ASSERT_TRUE(server->start());
+    auto reactor = started_reactor();
+    constexpr int kClients = 16;
+    std::mutex mu;
+    std::vector<std::vector<Clock::time_point>> opens(kClients);
+    std::vector<std::unique_ptr<TcpClient>> clients;
+    for (int i = 0; i < kClients; ++i) {
+        TcpClientOptions opts;
+        opts.reconnect = true;
+        opts.initial_backoff = 100ms;
+        auto c = TcpClient::create(*reactor, server->local_addr(), opts).value();
+        c->on_open([&, i](Connection&) {
+            std::lock_guard lock(mu);
+            opens[static_cast<std::size_t>(i)].push_back(Clock::now());
+        });
+        clients.push_back(std::move(c));
+    }
+    for (auto& c : clients) c->connect();
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(mu);
+        for (const auto& o : opens)
+            if (o.size() < 2) return false;
+        return true;
+    }));
+    for (auto& c : clients) ASSERT_TRUE(c->stop());
+    std::lock_guard lock(mu);
+    Clock::duration lo = Clock::duration::max(), hi = Clock::duration::min();
+    for (const auto& o : opens) {
+        const auto gap = o[1] - o[0];
+        lo = std::min(lo, gap);
+        hi = std::max(hi, gap);
+        EXPECT_GE(gap, 50ms);
+    }
+    EXPECT_GE(hi - lo, 10ms) << "every client reconnected after the same delay";
 }

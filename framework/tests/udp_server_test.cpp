@@ -57,7 +57,7 @@ std::vector<std::byte> payload(std::size_t client_id, std::size_t seq) {
 
 std::unique_ptr<UdpServer> started(DatagramCallback cb, UdpServerOptions o = {.reactors = 2},
                                    SocketAddr addr = SocketAddr::loopback_v4()) {
-    auto s = UdpServer::create(addr, std::move(o));
+    auto s = UdpServer::bind(addr, std::move(o));
     EXPECT_TRUE(s.has_value()) << s.error().message();
     if (!s) return nullptr;
     EXPECT_TRUE((*s)->on_datagram(std::move(cb)).has_value());
@@ -285,23 +285,23 @@ TEST(UdpServer, bind_to_a_port_held_without_reuseport_fails_with_address_in_use)
     auto holder = UdpSocket::bind(SocketAddr::loopback_v4());
     ASSERT_TRUE(holder.has_value());
     const SocketAddr addr = holder->local_addr().value();
-    auto s = UdpServer::create(addr, {.reactors = 2});
+    auto s = UdpServer::bind(addr, {.reactors = 2});
     ASSERT_FALSE(s.has_value());
     EXPECT_EQ(s.error(), std::errc::address_in_use) << s.error().message();
 }
 
 TEST(UdpServer, bad_options_and_misuse_are_rejected) {
     const auto addr = SocketAddr::loopback_v4();
-    EXPECT_EQ(UdpServer::create(addr, {.reactors = 0}).error(), std::errc::invalid_argument);
-    EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .batch = 0}).error(), std::errc::invalid_argument);
-    EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .batch = UdpSocket::kMaxBatch + 1}).error(),
+    EXPECT_EQ(UdpServer::bind(addr, {.reactors = 0}).error(), std::errc::invalid_argument);
+    EXPECT_EQ(UdpServer::bind(addr, {.reactors = 1, .batch = 0}).error(), std::errc::invalid_argument);
+    EXPECT_EQ(UdpServer::bind(addr, {.reactors = 1, .batch = UdpSocket::kMaxBatch + 1}).error(),
               std::errc::invalid_argument);
-    EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .datagram_size = 0}).error(), std::errc::invalid_argument);
-    EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .event_budget = 0}).error(), std::errc::invalid_argument);
-    EXPECT_EQ(UdpServer::create(addr, {.reactors = 1, .send_area = (std::size_t{64} << 20) + 1}).error(),
+    EXPECT_EQ(UdpServer::bind(addr, {.reactors = 1, .datagram_size = 0}).error(), std::errc::invalid_argument);
+    EXPECT_EQ(UdpServer::bind(addr, {.reactors = 1, .event_budget = 0}).error(), std::errc::invalid_argument);
+    EXPECT_EQ(UdpServer::bind(addr, {.reactors = 1, .send_area = (std::size_t{64} << 20) + 1}).error(),
               std::errc::invalid_argument);
 
-    auto s = UdpServer::create(addr, {.reactors = 1});
+    auto s = UdpServer::bind(addr, {.reactors = 1});
     ASSERT_TRUE(s.has_value());
     EXPECT_EQ((*s)->start().error(), std::errc::invalid_argument);  // no callback
     ASSERT_TRUE((*s)->on_datagram(echo).has_value());
@@ -315,7 +315,7 @@ TEST(UdpServer, bad_options_and_misuse_are_rejected) {
 TEST(UdpServer, a_burst_is_drained_in_budgeted_turns_in_arrival_order) {
     std::mutex mutex;
     std::vector<std::uint32_t> order;
-    auto s = UdpServer::create(SocketAddr::loopback_v4(), {.reactors = 1, .batch = 2, .event_budget = 4});
+    auto s = UdpServer::bind(SocketAddr::loopback_v4(), {.reactors = 1, .batch = 2, .event_budget = 4});
     ASSERT_TRUE(s.has_value());
     auto& server = *s;
     ASSERT_TRUE(server
@@ -346,7 +346,7 @@ TEST(UdpServer, runs_on_a_borrowed_pool_and_over_ipv6) {
     auto pool = reactor::ReactorPool::create({.threads = 2});
     ASSERT_TRUE(pool.has_value());
     ASSERT_TRUE((*pool)->start().has_value());
-    auto s = UdpServer::create(**pool, SocketAddr::loopback_v6(), {.only_v6 = true});
+    auto s = UdpServer::bind(**pool, SocketAddr::loopback_v6(), {.only_v6 = true});
     ASSERT_TRUE(s.has_value()) << s.error().message();
     ASSERT_TRUE((*s)->on_datagram(echo).has_value());
     ASSERT_TRUE((*s)->start().has_value());
@@ -369,7 +369,7 @@ TEST(UdpServer, runs_on_a_borrowed_pool_and_over_ipv6) {
 // numbers) when start() runs, so the first recv_many batches find them together.
 std::unique_ptr<UdpServer> started_with_queued(DatagramCallback cb, UdpServerOptions o, const UdpSocket& c,
                                                std::uint32_t count) {
-    auto s = UdpServer::create(SocketAddr::loopback_v4(), std::move(o));
+    auto s = UdpServer::bind(SocketAddr::loopback_v4(), std::move(o));
     EXPECT_TRUE(s.has_value()) << s.error().message();
     if (!s) return nullptr;
     EXPECT_TRUE((*s)->on_datagram(std::move(cb)).has_value());

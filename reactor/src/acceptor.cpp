@@ -8,8 +8,11 @@
 #include "pollux/reactor/acceptor.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string>
 #include <utility>
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -24,10 +27,6 @@ namespace {
 // faster than we can shed still ends in a pause.
 constexpr std::size_t kMaxShed = 4096;
 
-struct Accepted {
-    net::TcpStream stream;
-    net::SocketAddr peer;
-};
 
 enum class AcceptFailure {
     retry,           // EINTR
@@ -74,11 +73,55 @@ void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
 }
 
+// Per listener type: bind, prepare an accepted stream, accept without the peer, clean up.
+template <class Listener>
+struct Ops;
+
+template <>
+struct Ops<net::TcpListener> {
+    static Result<net::TcpListener> bind(const net::SocketAddr& addr, const TcpListenOptions& o, bool reuseport) {
+        return reuseport ? net::TcpListener::bind_reuseport(addr, o.backlog) : net::TcpListener::bind(addr, o.backlog);
+    }
+    static void prepare(net::TcpStream& s, const TcpListenOptions& o) noexcept {
+        if (o.nodelay) (void)s.set_nodelay(true);
+    }
+    static Result<net::TcpStream> accept_only(const net::TcpListener& l) { return l.accept_stream(); }
+    static void before_close(const net::TcpListener&, const net::SocketAddr&, const TcpListenOptions&) noexcept {}
+};
+
+template <>
+struct Ops<net::UnixListener> {
+    static Result<net::UnixListener> bind(const net::UnixSocketAddr& addr, const UnixListenOptions& o, bool) {
+        return net::UnixListener::bind(addr, o.bind);
+    }
+    static void prepare(net::UnixStream&, const UnixListenOptions&) noexcept {}
+    static Result<net::UnixStream> accept_only(const net::UnixListener& l) {
+        auto r = l.accept();
+        if (!r) return std::unexpected(r.error());
+        return std::move(r->first);
+    }
+    // Unlink while the socket is still ours: nobody else can have bound the path.
+    static void before_close(const net::UnixListener& l, const net::UnixSocketAddr& addr,
+                             const UnixListenOptions& o) noexcept {
+        if (!o.unlink_on_stop || l.fd() < 0) return;
+        if (auto path = addr.as_pathname(); path && !path->empty()) {
+            std::string p(*path);
+            (void)::unlink(p.c_str());
+        }
+    }
+};
+
 }  // namespace
 
 // ---- Shared state: what drain tasks on other reactors may still touch -----------------
 
-struct Acceptor::Shared {
+template <class Listener>
+struct BasicAcceptor<Listener>::Shared {
+    struct Accepted {
+        Stream stream;
+        Addr peer;
+    };
+
     // One per target reactor. Producer: the acceptor's loop thread, as moodycamel's
     // implicit producer (no token): its blocks are recycled through the queue's atomic
     // free list. An explicit ProducerToken would save a thread-keyed lookup per enqueue,
@@ -119,7 +162,7 @@ struct Acceptor::Shared {
     }
 
     void drop(std::size_t i, Accepted&& item) noexcept {
-        item.stream = net::TcpStream();  // closes it
+        item.stream = Stream();  // closes it
         counts->remove(i);
         bump(dropped);
     }
@@ -136,21 +179,23 @@ struct Acceptor::Shared {
     std::atomic<std::uint64_t> pauses{0};
     std::atomic<std::uint64_t> shed{0};
     std::atomic<std::uint64_t> dropped{0};
+    std::atomic<std::uint64_t> budget_yields{0};
 };
 
 // ---- One listening socket, registered on one reactor ---------------------------------
 
-struct Acceptor::Listener final : EventHandler {
-    Listener(Acceptor& a, std::size_t i, net::TcpListener s, OwnedFd spare)
+template <class Listener>
+struct BasicAcceptor<Listener>::Listening final : EventHandler {
+    Listening(BasicAcceptor& a, std::size_t i, Listener s, OwnedFd spare)
         : owner(a), index(i), reactor(a.pool_.reactor(i)), socket(std::move(s)), reserve(std::move(spare)) {}
 
     void on_event(const Event&) override { owner.accept_ready(*this); }
 
-    Acceptor& owner;
+    BasicAcceptor& owner;
     const std::size_t index;  // of `reactor` in the pool
     Reactor& reactor;
     // Loop thread of `reactor` (or the starting/stopping thread while no loop runs it).
-    net::TcpListener socket;
+    Listener socket;
     OwnedFd reserve;          // the spare fd for the EMFILE trick
     RegistrationId id;
     bool registered = false;
@@ -160,40 +205,46 @@ struct Acceptor::Listener final : EventHandler {
 
 // ---- Start and stop --------------------------------------------------------------------
 
-Result<std::unique_ptr<Acceptor>> Acceptor::start(ReactorPool& pool, const net::SocketAddr& addr,
-                                                  OnConnection on_connection, AcceptorOptions options) {
+template <class Listener>
+Result<std::unique_ptr<BasicAcceptor<Listener>>> BasicAcceptor<Listener>::start(ReactorPool& pool, const Addr& addr,
+                                                                               OnConnection on_connection,
+                                                                               Options options) {
     if (!on_connection) return error(std::errc::invalid_argument);
+    if (options.mode == AcceptMode::reuseport && !Traits::kReusePort) return error(std::errc::invalid_argument);
+    options.accept_budget = std::max<std::size_t>(options.accept_budget, 1);
     if (options.mode == AcceptMode::single) {
         if (options.acceptor_reactor >= pool.size()) return error(std::errc::invalid_argument);
         if (!options.balancer) options.balancer = std::make_shared<RoundRobin>();
     }
     auto shared = std::make_shared<Shared>(std::move(on_connection), pool);
-    std::unique_ptr<Acceptor> acceptor(new Acceptor(pool, std::move(options), std::move(shared)));
+    std::unique_ptr<BasicAcceptor> acceptor(new BasicAcceptor(pool, std::move(options), std::move(shared)));
     if (auto r = acceptor->open_listeners(addr); !r) return std::unexpected(r.error());
 
     // Lock order, as in ReactorPool::stop: the pool's acceptor list, then this mutex.
-    if (auto r = pool.attach(*acceptor); !r) return std::unexpected(r.error());
+    if (auto r = pool.attach(static_cast<StoppableAcceptor&>(*acceptor)); !r) return std::unexpected(r.error());
     std::lock_guard lock(acceptor->mutex_);  // a concurrent pool stop waits for the registration
     if (acceptor->stopped_) return error(std::errc::operation_canceled);  // it came first
     if (auto r = acceptor->register_listeners(); !r) return std::unexpected(r.error());
     return acceptor;
 }
 
-Acceptor::Acceptor(ReactorPool& pool, AcceptorOptions options, std::shared_ptr<Shared> shared)
+template <class Listener>
+BasicAcceptor<Listener>::BasicAcceptor(ReactorPool& pool, Options options, std::shared_ptr<Shared> shared)
     : pool_(pool), options_(std::move(options)), shared_(std::move(shared)) {}
 
-Acceptor::~Acceptor() {
-    pool_.detach(*this);
+template <class Listener>
+BasicAcceptor<Listener>::~BasicAcceptor() {
+    pool_.detach(static_cast<StoppableAcceptor&>(*this));
     stop();
 }
 
-Result<void> Acceptor::open_listeners(const net::SocketAddr& addr) {
+template <class Listener>
+Result<void> BasicAcceptor<Listener>::open_listeners(const Addr& addr) {
     const bool reuseport = options_.mode == AcceptMode::reuseport;
     const std::size_t count = reuseport ? pool_.size() : 1;
-    net::SocketAddr bind_addr = addr;
+    Addr bind_addr = addr;
     for (std::size_t k = 0; k < count; ++k) {
-        auto socket = reuseport ? net::TcpListener::bind_reuseport(bind_addr, options_.backlog)
-                                : net::TcpListener::bind(bind_addr, options_.backlog);
+        auto socket = Ops<Listener>::bind(bind_addr, options_.listen, reuseport);
         if (!socket) return std::unexpected(socket.error());
         if (k == 0) {
             auto local = socket->local_addr();
@@ -204,14 +255,15 @@ Result<void> Acceptor::open_listeners(const net::SocketAddr& addr) {
         OwnedFd spare = open_reserve();
         if (!spare) return last_error();
         const std::size_t index = reuseport ? k : options_.acceptor_reactor;
-        listeners_.push_back(std::make_unique<Listener>(*this, index, std::move(*socket), std::move(spare)));
+        listeners_.push_back(std::make_unique<Listening>(*this, index, std::move(*socket), std::move(spare)));
     }
     return {};
 }
 
-Result<void> Acceptor::register_listeners() {
+template <class Listener>
+Result<void> BasicAcceptor<Listener>::register_listeners() {
     for (auto& owned : listeners_) {
-        Listener& l = *owned;
+        Listening& l = *owned;
         Result<void> registered;
         auto ran = pool_.run_and_wait(l.index, [&l, &registered] {
             auto id = l.reactor.register_in_loop(l.socket, Interest::READABLE, l);
@@ -230,13 +282,14 @@ Result<void> Acceptor::register_listeners() {
     return {};
 }
 
-void Acceptor::stop() {
+template <class Listener>
+void BasicAcceptor<Listener>::stop() {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
     stopped_ = true;
     shared_->closed.store(true, std::memory_order_release);
     for (auto& owned : listeners_) {
-        Listener* l = owned.get();
+        Listening* l = owned.get();
         auto ran = pool_.run_and_wait(l->index, [this, l] { close_listener(*l); });
         if (!ran) {
             // No loop runs this reactor (never started, or exited): nothing else touches
@@ -245,14 +298,16 @@ void Acceptor::stop() {
             l->registered = false;
             l->pause_timer = {};
             l->paused = true;
-            l->socket = net::TcpListener();
+            Ops<Listener>::before_close(l->socket, local_addr_, options_.listen);
+            l->socket = Listener();
             l->reserve.reset();
         }
     }
 }
 
 // Loop thread of `l`.
-void Acceptor::close_listener(Listener& l) noexcept {
+template <class Listener>
+void BasicAcceptor<Listener>::close_listener(Listening& l) noexcept {
     if (l.registered) {
         (void)l.reactor.deregister_in_loop(l.socket, l.id);
         l.registered = false;
@@ -262,11 +317,13 @@ void Acceptor::close_listener(Listener& l) noexcept {
         l.pause_timer = {};
     }
     l.paused = true;
-    l.socket = net::TcpListener();
+    Ops<Listener>::before_close(l.socket, local_addr_, options_.listen);
+    l.socket = Listener();
     l.reserve.reset();
 }
 
-AcceptorStats Acceptor::stats() const noexcept {
+template <class Listener>
+AcceptorStats BasicAcceptor<Listener>::stats() const noexcept {
     constexpr auto r = std::memory_order_relaxed;
     const Shared& s = *shared_;
     return AcceptorStats{
@@ -276,20 +333,32 @@ AcceptorStats Acceptor::stats() const noexcept {
         .pauses = s.pauses.load(r),
         .shed = s.shed.load(r),
         .dropped = s.dropped.load(r),
+        .budget_yields = s.budget_yields.load(r),
     };
 }
 
-std::uint64_t Acceptor::emfile_events() const noexcept {
+template <class Listener>
+std::uint64_t BasicAcceptor<Listener>::emfile_events() const noexcept {
     return shared_->emfile_events.load(std::memory_order_relaxed);
 }
 
 // ---- The accept path (loop thread of the listener) -------------------------------------
 
-void Acceptor::accept_ready(Listener& l) {
+template <class Listener>
+void BasicAcceptor<Listener>::accept_ready(Listening& l) {
     if (l.paused || !l.registered) return;  // a pause timer will retry
+    std::size_t budget = options_.accept_budget;
     for (;;) {
+        if (budget == 0) {
+            // Yield: the rest of the backlog is taken in the next round, after the other
+            // ready sources of this reactor (edge-triggered: nothing else would tell).
+            bump(shared_->budget_yields);
+            (void)l.reactor.requeue_in_loop(l.id);  // merged if one is already pending
+            return;
+        }
         auto accepted = l.socket.accept();
         if (accepted) {
+            --budget;
             deliver(l, std::move(accepted->first), accepted->second);
             continue;
         }
@@ -314,8 +383,9 @@ void Acceptor::accept_ready(Listener& l) {
     }
 }
 
-void Acceptor::deliver(Listener& l, net::TcpStream stream, const net::SocketAddr& peer) {
-    if (options_.nodelay) (void)stream.set_nodelay(true);
+template <class Listener>
+void BasicAcceptor<Listener>::deliver(Listening& l, Stream stream, const Addr& peer) {
+    Ops<Listener>::prepare(stream, options_.listen);
     const std::size_t target =
         options_.mode == AcceptMode::reuseport ? l.index : options_.balancer->pick(pool_.counts());
     pool_.counts().add(target);
@@ -324,8 +394,8 @@ void Acceptor::deliver(Listener& l, net::TcpStream stream, const net::SocketAddr
         shared_->on_connection(l.reactor, std::move(stream), peer);
         return;
     }
-    Shared::Handoff& h = shared_->handoff[target];
-    if (!h.queue.enqueue(Accepted{std::move(stream), peer})) {
+    typename Shared::Handoff& h = shared_->handoff[target];
+    if (!h.queue.enqueue(typename Shared::Accepted{std::move(stream), peer})) {
         // Out of memory for a new block: the stream (moved into the failed element or
         // still ours) is closed here.
         pool_.counts().remove(target);
@@ -337,11 +407,12 @@ void Acceptor::deliver(Listener& l, net::TcpStream stream, const net::SocketAddr
 }
 
 // EMFILE/ENFILE: free the spare fd, accept-and-close the backlog, take the spare back.
-void Acceptor::shed(Listener& l) {
+template <class Listener>
+void BasicAcceptor<Listener>::shed(Listening& l) {
     l.reserve.reset();
     std::size_t closed = 0;
     while (closed < kMaxShed) {
-        auto s = l.socket.accept_stream();  // closed at the end of this iteration
+        auto s = Ops<Listener>::accept_only(l.socket);  // closed at the end of this iteration
         if (s) {
             ++closed;
             continue;
@@ -353,7 +424,8 @@ void Acceptor::shed(Listener& l) {
     l.reserve = open_reserve();  // may fail; retried when the pause ends
 }
 
-void Acceptor::pause(Listener& l) {
+template <class Listener>
+void BasicAcceptor<Listener>::pause(Listening& l) {
     bump(shared_->pauses);
     l.paused = true;
     l.pause_timer = l.reactor.run_after_in_loop(options_.resource_pause, [this, &l] {
@@ -365,5 +437,8 @@ void Acceptor::pause(Listener& l) {
         accept_ready(l);
     });
 }
+
+template class BasicAcceptor<net::TcpListener>;
+template class BasicAcceptor<net::UnixListener>;
 
 }  // namespace pollux::reactor

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +24,12 @@ namespace {
 
 // The reactor whose loop runs on this thread.
 thread_local Reactor* t_current = nullptr;
+
+// now + delay without overflow (milliseconds::max() in nanoseconds would wrap).
+Reactor::Clock::time_point saturating_add(Reactor::Clock::time_point now, std::chrono::milliseconds delay) noexcept {
+    if (delay > TimerWheel::kMaxDelay) delay = TimerWheel::kMaxDelay;
+    return now + delay;
+}
 
 // The Waker's token: an index the table never hands out.
 constexpr Token kWakerToken = to_token(RegistrationId{kReservedIndex, 0});
@@ -145,6 +152,8 @@ ReactorStats Reactor::stats() const noexcept {
         .batches_drained = batches_drained_.load(r),
         .wakes_written = wakes_written_.load(r),
         .timers_fired = timers_fired_.load(r),
+        .requeued = requeued_events_.load(r),
+        .tasks_dropped = tasks_dropped_.load(r),
     };
 }
 
@@ -154,7 +163,8 @@ std::size_t Reactor::posted_depth() const noexcept { return tasks_->size_approx(
 
 inline std::optional<std::chrono::nanoseconds> Reactor::poll_timeout(Clock::time_point now) {
     using std::chrono::nanoseconds;
-    if (tasks_left_ || !deferred_.empty() || tasks_->notified() || stop_requested_.load(std::memory_order_relaxed))
+    if (tasks_left_ || !requeued_.empty() || !local_tasks_.empty() || !deferred_.empty() || tasks_->notified() ||
+        stop_requested_.load(std::memory_order_relaxed))
         return nanoseconds::zero();
     // Nanoseconds to the deadline; Poll::poll rounds up to whole ms, so the wait never
     // ends before the timer is due.
@@ -171,7 +181,11 @@ Result<void> Reactor::loop() {
             result = std::unexpected(r.error());
             break;
         }
+        // This round's requeued registrations: those asked for before the poll. Asks
+        // made from here on wait for the next round.
+        if (!requeued_.empty()) requeue_round_.swap(requeued_);
         dispatch();
+        if (!requeue_round_.empty()) dispatch_requeued();
         if (!deferred_.empty()) run_deferred();
 
         now = Clock::now();
@@ -182,7 +196,7 @@ Result<void> Reactor::loop() {
         bool ran = !deferred_.empty();
         if (ran) run_deferred();
 
-        if (tasks_left_ || tasks_->notified()) ran = drain_tasks(false) != 0 || ran;
+        if (tasks_left_ || !local_tasks_.empty() || tasks_->notified()) ran = run_tasks() || ran;
         if (!deferred_.empty()) {
             run_deferred();
             ran = true;
@@ -194,11 +208,11 @@ Result<void> Reactor::loop() {
         bump(loop_iterations_, 1);
         if (stop_requested_.load(std::memory_order_acquire)) break;
     }
-    drain_tasks(true);
+    finish_loop();
     return result;
 }
 
-void Reactor::dispatch() {
+void Reactor::dispatch() noexcept {
     std::uint64_t skipped = 0;
     std::uint64_t stale = 0;
     for (const Event& ev : events_) {
@@ -217,7 +231,19 @@ void Reactor::dispatch() {
     if (stale != 0) bump(stale_events_dropped_, stale);
 }
 
-void Reactor::run_deferred() {
+void Reactor::dispatch_requeued() noexcept {
+    std::uint64_t delivered = 0;
+    for (const RegistrationId id : requeue_round_) {
+        EventHandler* handler = table_.take_requeued(id);  // clears the mark first
+        if (handler == nullptr) continue;  // deregistered since it asked
+        handler->on_event(Event::from_raw(EPOLLIN, to_token(id).value()));
+        ++delivered;
+    }
+    requeue_round_.clear();
+    if (delivered != 0) bump(requeued_events_, delivered);
+}
+
+void Reactor::run_deferred() noexcept {
     if (deferred_.empty()) return;
     // One round: work deferred by these tasks runs at the next phase boundary.
     deferred_running_.swap(deferred_);
@@ -225,26 +251,66 @@ void Reactor::run_deferred() {
     deferred_running_.clear();
 }
 
-std::size_t Reactor::drain_tasks(bool final_drain) {
-    if (!final_drain) {
-        const bool notified = tasks_->take_notified();  // clear *before* draining
-        if (!notified && !tasks_left_) return 0;
-        if (notified) bump(batches_drained_, 1);
-        const std::size_t ran = tasks_->run(options_.task_budget);
-        if (ran != 0) bump(tasks_run_, ran);
-        tasks_left_ = ran == options_.task_budget;
-        return ran;
+// Runs the tasks loop-thread posts queued before this call (those they post wait for
+// the next round).
+std::size_t Reactor::run_local_tasks() noexcept {
+    if (local_tasks_.empty()) return 0;
+    local_running_.swap(local_tasks_);
+    for (Task& task : local_running_) {
+        task();
+        task = nullptr;  // free the capture now
     }
-    // Stopping: run everything posted so far, and whatever those tasks post or defer.
+    const std::size_t ran = local_running_.size();
+    local_running_.clear();
+    return ran;
+}
+
+// Loop-thread posts queued before this phase first (what any task posts now waits for
+// the next round), then up to task_budget cross-thread tasks.
+bool Reactor::run_tasks() noexcept {
+    std::size_t ran = run_local_tasks();
+    const bool notified = tasks_->take_notified();  // clear *before* draining
+    if (notified || tasks_left_) {
+        if (notified) bump(batches_drained_, 1);
+        const std::size_t remote = tasks_->run(options_.task_budget);
+        tasks_left_ = remote == options_.task_budget;
+        ran += remote;
+    }
+    if (ran != 0) bump(tasks_run_, ran);
+    return ran != 0;
+}
+
+// Stopping (see Lifecycle in reactor.hpp).
+void Reactor::finish_loop() noexcept {
+    // 1. Refuse new cross-thread posts, then let the ones under way finish: their
+    //    increment of posters_ and our store are both seq_cst, so either a poster sees
+    //    `closing` and backs out, or we see it counted and wait for its enqueue.
+    state_.store(State::closing, std::memory_order_seq_cst);
+    while (posters_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+
+    // 2. Everything accepted so far runs; loop-thread posts for at most kFinalRounds
+    //    rounds once the cross-thread queue is empty.
+    std::size_t local_rounds = 0;
     for (;;) {
         if (tasks_->take_notified()) bump(batches_drained_, 1);
-        const std::size_t ran = tasks_->run(options_.task_budget);
+        const std::size_t remote = tasks_->run(options_.task_budget);
+        std::size_t ran = remote;
+        if (remote == 0) {
+            if (local_tasks_.empty() && deferred_.empty()) break;
+            if (++local_rounds > kFinalRounds) break;
+        }
+        ran += run_local_tasks();
         if (ran != 0) bump(tasks_run_, ran);
         run_deferred();
-        if (ran == 0 && deferred_.empty() && !tasks_->notified()) break;
     }
+    // 3. What a self-renewing chain left behind dies here, unrun, on the loop thread.
+    std::size_t dropped = local_tasks_.size() + deferred_.size();
+    local_tasks_.clear();
+    deferred_.clear();
+    dropped += tasks_->discard();
+    if (dropped != 0) bump(tasks_dropped_, dropped);
+    requeued_.clear();
     tasks_left_ = false;
-    return 0;
 }
 
 // ---- Posting ---------------------------------------------------------------------------
@@ -255,11 +321,27 @@ void Reactor::notify() {
     if (waker_.wake()) wakes_written_.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Cross-thread push, guarded against the exit (finish_loop step 1). `token` is a
+// ProducerToken, or null for the implicit producer.
+bool Reactor::push_remote(Task&& task, void* token) {
+    posters_.fetch_add(1, std::memory_order_seq_cst);
+    bool ok = false;
+    const State s = state_.load(std::memory_order_seq_cst);
+    if (s == State::created || s == State::running) {
+        ok = token != nullptr ? tasks_->push(*static_cast<TaskQueue::ProducerToken*>(token), std::move(task))
+                              : tasks_->push(std::move(task));
+        if (ok) notify();
+    }
+    posters_.fetch_sub(1, std::memory_order_release);
+    return ok;
+}
+
 bool Reactor::post(Task task) {
-    if (state_.load(std::memory_order_acquire) == State::finished) return false;
-    if (!tasks_->push(std::move(task))) return false;
-    notify();
-    return true;
+    if (t_current == this) {  // the loop itself: next round, no atomics
+        local_tasks_.push_back(std::move(task));
+        return true;
+    }
+    return push_remote(std::move(task), nullptr);
 }
 
 struct Reactor::Producer::State {
@@ -275,10 +357,8 @@ Reactor::Producer::~Producer() = default;
 bool Reactor::Producer::post(Task task) {
     if (!state_) return false;  // moved-from
     Reactor& r = *reactor_;
-    if (r.state_.load(std::memory_order_acquire) == Reactor::State::finished) return false;
-    if (!r.tasks_->push(state_->token, std::move(task))) return false;
-    r.notify();
-    return true;
+    if (t_current == &r) return r.post(std::move(task));
+    return r.push_remote(std::move(task), &state_->token);
 }
 
 Reactor::Producer Reactor::make_producer() { return Producer(*this); }
@@ -298,8 +378,8 @@ TimerId Reactor::run_at_in_loop(Clock::time_point deadline, Task task) {
 TimerId Reactor::run_after_in_loop(std::chrono::milliseconds delay, Task task) {
     assert(is_in_loop_thread());
     // Relative to the real clock, not the wheel's cached time (which lags by up to one
-    // iteration): a deadline is never early.
-    return timers_.run_at(Clock::now() + delay, std::move(task));
+    // iteration): a deadline is never early. Saturating: the wheel clamps far delays.
+    return timers_.run_at(saturating_add(Clock::now(), delay), std::move(task));
 }
 
 TimerId Reactor::run_every_in_loop(std::chrono::milliseconds period, Task task) {

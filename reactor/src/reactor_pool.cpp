@@ -95,7 +95,7 @@ void ReactorPool::stop_acceptors() {
     // Held throughout: an Acceptor being destroyed meanwhile waits in detach() until its
     // stop() here has returned.
     std::lock_guard alock(acceptors_mutex_);
-    for (Acceptor* a : acceptors_) a->stop();
+    for (StoppableAcceptor* a : acceptors_) a->stop();
 }
 
 void ReactorPool::run_stop_hooks(Clock::time_point deadline) {
@@ -168,17 +168,37 @@ Result<void> ReactorPool::run_and_wait(std::size_t i, std::move_only_function<vo
     }
     // Never started: no loop would run the task (the creating thread was handled above).
     if (!started_.load(std::memory_order_acquire)) return error(std::errc::operation_not_permitted);
-    std::binary_semaphore done{0};
-    if (!r.post([&fn, &done] {
-            fn();
-            done.release();
-        }))
-        return error(std::errc::operation_canceled);
-    done.acquire();
+    // The task reports either way: run (ran = true) or destroyed unrun by the loop's
+    // exit (Reactor: an accepted post runs or is destroyed before the loop exits), so
+    // this wait always ends.
+    struct Waiter {
+        std::binary_semaphore done{0};
+        bool ran = false;  // written before the release, read after the acquire
+    } waiter;
+    struct Job {
+        std::move_only_function<void()>* fn;
+        Waiter* w;
+        bool armed = true;
+        Job(std::move_only_function<void()>* f, Waiter* wt) noexcept : fn(f), w(wt) {}
+        Job(Job&& o) noexcept : fn(o.fn), w(o.w), armed(std::exchange(o.armed, false)) {}
+        Job& operator=(Job&&) = delete;
+        ~Job() {
+            if (armed) w->done.release();
+        }
+        void operator()() {
+            (*fn)();
+            w->ran = true;
+            armed = false;
+            w->done.release();
+        }
+    };
+    if (!r.post(Job(&fn, &waiter))) return error(std::errc::operation_canceled);
+    waiter.done.acquire();
+    if (!waiter.ran) return error(std::errc::operation_canceled);
     return {};
 }
 
-Result<void> ReactorPool::attach(Acceptor& acceptor) {
+Result<void> ReactorPool::attach(StoppableAcceptor& acceptor) {
     std::lock_guard alock(acceptors_mutex_);
     const State s = state_.load(std::memory_order_acquire);
     if (s == State::stopping || s == State::stopped) return error(std::errc::operation_canceled);
@@ -186,7 +206,7 @@ Result<void> ReactorPool::attach(Acceptor& acceptor) {
     return {};
 }
 
-void ReactorPool::detach(Acceptor& acceptor) noexcept {
+void ReactorPool::detach(StoppableAcceptor& acceptor) noexcept {
     std::lock_guard alock(acceptors_mutex_);
     std::erase(acceptors_, &acceptor);
 }

@@ -11,7 +11,7 @@
 
 namespace pollux::reactor {
 
-std::size_t TaskQueue::run(std::size_t budget) {
+std::size_t TaskQueue::run(std::size_t budget) noexcept {
     Task batch[kBatch];
     std::size_t ran = 0;
     while (ran < budget) {
@@ -25,6 +25,17 @@ std::size_t TaskQueue::run(std::size_t budget) {
         if (n < want) break;
     }
     return ran;
+}
+
+std::size_t TaskQueue::discard() noexcept {
+    Task batch[kBatch];
+    std::size_t dropped = 0;
+    for (;;) {
+        const std::size_t n = queue_.try_dequeue_bulk(consumer_, batch, kBatch);
+        for (std::size_t i = 0; i < n; ++i) batch[i] = nullptr;
+        dropped += n;
+        if (n < kBatch) return dropped;
+    }
 }
 
 }  // namespace pollux::reactor

@@ -63,8 +63,11 @@ public:
     std::size_t size_approx() const noexcept { return queue_.size_approx(); }
 
     // Loop side: dequeues and runs up to `budget` tasks, destroying each right after it
-    // runs. Returns how many ran.
-    std::size_t run(std::size_t budget);
+    // runs. Returns how many ran. noexcept: a throwing task terminates (reactor.hpp,
+    // Exceptions).
+    std::size_t run(std::size_t budget) noexcept;
+    // Loop side: dequeues and destroys every queued task, unrun. Returns how many.
+    std::size_t discard() noexcept;
 
 private:
     static constexpr std::size_t kBatch = 32;

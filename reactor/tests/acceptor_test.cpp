@@ -173,7 +173,7 @@ TEST(Acceptor, accepted_streams_get_tcp_nodelay_unless_the_option_is_off) {
     for (bool want : {true, false}) {
         std::atomic<int> seen{-1};
         AcceptorOptions options;
-        options.nodelay = want;
+        options.listen.nodelay = want;
         auto acceptor = Acceptor::start(*pool, net::SocketAddr::loopback_v4(0),
                                         [&](Reactor&, net::TcpStream s, net::SocketAddr) {
                                             auto on = s.nodelay();

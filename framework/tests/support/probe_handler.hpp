@@ -24,12 +24,15 @@ struct Probe {
     std::function<void(framework::Connection&)> on_high_water;
     std::function<void(framework::Connection&)> on_write_complete;
     std::function<void(framework::Connection&)> on_timeout;
+    std::function<void(framework::Connection&)> on_deadline;
+    std::function<void(framework::Connection&, framework::CloseReason)> on_close;
 
     std::atomic<int> opens{0};
     std::atomic<int> high_waters{0};
     std::atomic<int> write_completes{0};
     std::atomic<int> read_closes{0};
     std::atomic<int> timeouts{0};
+    std::atomic<int> deadlines{0};
     std::atomic<int> violations{0};
     CloseLog closes;
 
@@ -80,9 +83,19 @@ public:
             ConnectionHandler::on_timeout(c);
         }
     }
-    void on_close(framework::Connection&, framework::CloseReason r) override {
+    void on_deadline(framework::Connection& c) override {
+        check();
+        ++p_.deadlines;
+        if (p_.on_deadline) {
+            p_.on_deadline(c);
+        } else {
+            ConnectionHandler::on_deadline(c);
+        }
+    }
+    void on_close(framework::Connection& c, framework::CloseReason r) override {
         check();
         closed_ = true;
+        if (p_.on_close) p_.on_close(c, r);
         p_.closes.add(r);
     }
 

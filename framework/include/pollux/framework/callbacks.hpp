@@ -19,12 +19,15 @@
 //   for one connection. Use ConnectionRef (connection_ref.hpp) to reach a connection
 //   from another thread.
 // * Order. on_open first. Then any mix of on_data, on_write_complete, on_high_water,
-//   on_read_closed, on_timeout. on_close last, exactly once per connection that was
-//   opened, with one CloseReason (metrics.hpp). No callback after on_close: the
-//   Connection& is dead once on_close returns (keep a ConnectionRef, not a pointer).
-// * Close first, callback later. After close()/abort() (or a limit the framework hits)
-//   only on_close follows; close() waits for the output to flush, so on_close may come
-//   much later (bounded by the linger timeout).
+//   on_read_closed, on_timeout, on_deadline. on_close last, exactly once per connection
+//   that was opened, with one CloseReason (metrics.hpp). No callback after on_close:
+//   the Connection& is dead once on_close returns (keep a ConnectionRef, not a pointer).
+// * Close first, callback later. After close()/abort() (or a limit or error the
+//   framework hits) only on_close follows, and never from inside the call that closed:
+//   on_close runs after the current callback (or task, or timer) has returned, in the
+//   reactor's deferred phase. So a handler may free what it owns in on_close even if
+//   its own on_data triggered the close through send(). close() waits for the output
+//   to flush, so on_close may come much later (bounded by the linger timeout).
 // * on_data(conn, input). `input` holds every byte received and not yet consumed. Call
 //   `input.consume(n)` for what you used; the rest stays for the next call. Input that
 //   grows beyond ConnectionOptions::max_input closes the connection with
@@ -45,9 +48,15 @@
 // * on_timeout(conn). No byte was received or sent for ConnectionOptions::idle_timeout.
 //   The default calls conn.close(CloseReason::idle_timeout); an override that does not
 //   close keeps the connection for another idle period.
-// * on_close(conn, reason). The fd is closed (or about to be, in the same call) and the
-//   connection is deregistered: send/close do nothing now.
-// * Exceptions. Don't throw from a callback (it ends the reactor loop).
+// * on_deadline(conn). The deadline armed with conn.set_deadline(...) passed (one per
+//   connection; traffic does not move it). The default calls
+//   conn.close(CloseReason::deadline); an override may answer first (an HTTP 408, say),
+//   re-arm, or do nothing.
+// * on_close(conn, reason). The fd is closed and the connection deregistered:
+//   send/close do nothing now. The Connection is deleted when on_close returns.
+// * Exceptions. One policy for every callback, task and timer pollux runs: they are
+//   called from noexcept code, so an exception escaping one calls std::terminate (the
+//   connection's state would be unknown). Catch inside the callback.
 #pragma once
 
 #include <cstddef>
@@ -77,6 +86,8 @@ public:
     virtual void on_read_closed(Connection& conn);
     // Default: conn.close(CloseReason::idle_timeout).
     virtual void on_timeout(Connection& conn);
+    // Default: conn.close(CloseReason::deadline).
+    virtual void on_deadline(Connection& conn);
     virtual void on_close(Connection&, CloseReason) {}
 
 protected:
@@ -96,6 +107,7 @@ using OnWriteCompleteCallback = std::function<void(Connection&)>;
 using OnHighWaterCallback = std::function<void(Connection&)>;
 using OnReadClosedCallback = std::function<void(Connection&)>;  // unset: the default above
 using OnTimeoutCallback = std::function<void(Connection&)>;     // unset: the default above
+using OnDeadlineCallback = std::function<void(Connection&)>;    // unset: the default above
 using OnCloseCallback = std::function<void(Connection&, CloseReason)>;
 
 // The set of lambdas; TcpServer turns it into one handler shared by all connections.
@@ -106,6 +118,7 @@ struct ConnectionCallbacks {
     OnHighWaterCallback on_high_water;
     OnReadClosedCallback on_read_closed;
     OnTimeoutCallback on_timeout;
+    OnDeadlineCallback on_deadline;
     OnCloseCallback on_close;
 };
 
@@ -124,6 +137,7 @@ public:
     void on_high_water(Connection& c) override;
     void on_read_closed(Connection& c) override;
     void on_timeout(Connection& c) override;
+    void on_deadline(Connection& c) override;
     void on_close(Connection& c, CloseReason r) override;
 
 private:
@@ -145,17 +159,17 @@ private:
 
 }  // namespace detail
 
-// How a server learns its handlers: lambdas (one handler shared by every connection) or
-// a factory (one handler per connection; a factory wins over the lambdas). TcpServer and
-// UnixServer inherit these setters. Call them before start(), from the thread that
-// created the server.
+// How a server or client learns its handlers: lambdas (one handler shared by every
+// connection) or a factory (one handler per connection; a factory wins over the
+// lambdas). TcpServer, UnixServer and TcpClient inherit these setters. Call them before
+// start() (a client: before the first connect()), from the thread that created it.
 class HandlerSetup {
 public:
     HandlerSetup(const HandlerSetup&) = delete;
     HandlerSetup& operator=(const HandlerSetup&) = delete;
 
-    void set_handler_factory(HandlerFactory factory) { factory_ = std::move(factory); }
-    void on_open(OnOpenCallback cb) { callbacks_.on_open = std::move(cb); }
+    void set_handler_factory(HandlerFactory factory) { set_->factory = std::move(factory); }
+    void on_open(OnOpenCallback cb) { set_->callbacks.on_open = std::move(cb); }
     // Any callable as void(Connection&, Buffer&): a lambda, a function pointer, an
     // OnDataCallback. An empty one (or nullptr) means "discard the input".
     template <class Fn>
@@ -165,32 +179,39 @@ public:
         if constexpr (std::is_constructible_v<bool, const F&>) {
             if (!static_cast<bool>(fn)) return on_data(nullptr);
         }
-        data_handler_ = std::make_unique<detail::DataCallbackHandler<F>>(callbacks_, std::forward<Fn>(fn));
-        shared_handler_ = data_handler_.get();
+        set_->data_handler = std::make_unique<detail::DataCallbackHandler<F>>(set_->callbacks, std::forward<Fn>(fn));
+        set_->shared = set_->data_handler.get();
     }
     void on_data(std::nullptr_t) {
-        shared_handler_ = &default_handler_;
-        data_handler_.reset();
+        set_->shared = &set_->default_handler;
+        set_->data_handler.reset();
     }
-    void on_write_complete(OnWriteCompleteCallback cb) { callbacks_.on_write_complete = std::move(cb); }
-    void on_high_water(OnHighWaterCallback cb) { callbacks_.on_high_water = std::move(cb); }
-    void on_read_closed(OnReadClosedCallback cb) { callbacks_.on_read_closed = std::move(cb); }
-    void on_timeout(OnTimeoutCallback cb) { callbacks_.on_timeout = std::move(cb); }
-    void on_close(OnCloseCallback cb) { callbacks_.on_close = std::move(cb); }
+    void on_write_complete(OnWriteCompleteCallback cb) { set_->callbacks.on_write_complete = std::move(cb); }
+    void on_high_water(OnHighWaterCallback cb) { set_->callbacks.on_high_water = std::move(cb); }
+    void on_read_closed(OnReadClosedCallback cb) { set_->callbacks.on_read_closed = std::move(cb); }
+    void on_timeout(OnTimeoutCallback cb) { set_->callbacks.on_timeout = std::move(cb); }
+    void on_deadline(OnDeadlineCallback cb) { set_->callbacks.on_deadline = std::move(cb); }
+    void on_close(OnCloseCallback cb) { set_->callbacks.on_close = std::move(cb); }
+
+    // What the setters fill in. Shared with the connection hosts, so a late on_close
+    // (delivered after its server or client object is gone) still finds its handler.
+    struct Handlers {
+        ConnectionCallbacks callbacks;
+        HandlerFactory factory;
+        detail::CallbackHandler default_handler{callbacks};
+        std::unique_ptr<ConnectionHandler> data_handler;
+        // The handler shared by every connection when there is no factory, read when a
+        // connection opens: data_handler once on_data was set, else default_handler.
+        ConnectionHandler* shared = &default_handler;
+    };
+    const std::shared_ptr<Handlers>& handlers() const noexcept { return set_; }
 
 protected:
     HandlerSetup() = default;
     ~HandlerSetup() = default;
 
-    ConnectionCallbacks callbacks_;
-    HandlerFactory factory_;
-    // The handler shared by every connection when there is no factory, read when a
-    // connection opens: data_handler_ once on_data was set, else default_handler_.
-    ConnectionHandler* shared_handler_ = &default_handler_;
-
 private:
-    detail::CallbackHandler default_handler_{callbacks_};
-    std::unique_ptr<ConnectionHandler> data_handler_;
+    std::shared_ptr<Handlers> set_ = std::make_shared<Handlers>();
 };
 
 // UdpServer (udp_server.hpp): called once per received datagram, on the reactor thread

@@ -10,8 +10,10 @@
 //         in.consume_all();
 //     }
 //
-// Threads. Every member runs on the connection's reactor thread (inside callbacks, or
-// through ConnectionRef::dispatch). Debug builds assert it.
+// Threads. Every member runs on the connection's reactor thread (inside callbacks,
+// timers and tasks of that reactor, or through ConnectionRef::dispatch); debug builds
+// assert it. From any other thread, use a ConnectionRef (docs/framework.md has the
+// table of which operation lives where).
 //
 // Writing: `send`.
 //   * The direct write comes first: when nothing is queued, `send` calls write(2) at
@@ -21,11 +23,11 @@
 //   * The socket is registered once, READABLE | WRITABLE, edge-triggered. An unused
 //     WRITABLE interest costs nothing (the kernel signals it only after a write hit
 //     EAGAIN), so there is never an epoll_ctl per message or per backlog episode. On
-//     WRITABLE the queue is flushed with writev(2) of up to 64 chunk slices per call.
+//     WRITABLE the queue is flushed with sendmsg(2) of up to 64 chunk slices per call.
 //   * on_high_water fires when the queue crosses ConnectionOptions::high_water_mark
 //     (once per crossing; it may be called from inside send), on_write_complete when it
 //     drains. A send that would take the queue above max_output drops the queue and
-//     closes the connection at once with CloseReason::limit.
+//     closes the connection at once with CloseReason::limit and a reset.
 //   * After close(), abort(), shutdown_write() or on_close, send does nothing.
 // Reading. On READABLE, when no input is left over from before, one recv(2) reads into
 //   the reactor's 64 KiB scratch Buffer and on_data gets that; whatever the handler
@@ -34,8 +36,10 @@
 //   on_data is called after each read with all unconsumed input, and a read that
 //   returned less than it asked for ends the turn (the socket is drained; the next
 //   byte raises a new edge). At most ConnectionOptions::read_budget bytes are read per
-//   event; then the connection is re-queued on its reactor (edge-triggered epoll would
-//   not tell again) and the other connections get their turn. `pause_reading()` stops
+//   turn; then the connection is requeued on its reactor (Reactor::requeue_in_loop:
+//   edge-triggered epoll would not tell again) and continues in the next round, after
+//   every other connection that was ready and after the poller has run.
+//   `pause_reading()` stops
 //   calling on_data (the kernel's receive buffer then fills and TCP flow control slows
 //   the peer); `resume_reading()` continues. Input above max_input closes with
 //   CloseReason::limit.
@@ -46,17 +50,29 @@
 //     shutdown(SHUT_WR), then reads and discards input until the peer's EOF, then closes
 //     the fd: the peer never gets a reset that would destroy data it has not read yet
 //     (RFC 1122 4.2.2.13; nginx's lingering close). The whole sequence is bounded by
-//     ConnectionOptions::linger_timeout; when it runs out the fd is closed as is.
-//     on_close(reason) comes at the end. A close() after the peer half-closed reports
-//     CloseReason::peer_closed.
-//   * `abort(reason)`: immediate: the queue is dropped, the fd closed, on_close runs
-//     before abort returns.
+//     ConnectionOptions::linger_timeout. When it runs out with output still queued,
+//     that output is dropped and the fd is closed with a reset (SO_LINGER 0), so the
+//     peer can tell truncation from success, and the reason becomes
+//     CloseReason::linger_timeout (a framework reason -- limit, idle_timeout, deadline,
+//     server_stop -- is kept). When only the peer's EOF is missing, the fd is closed
+//     as is. A close() after the peer half-closed reports CloseReason::peer_closed.
+//   * `abort(reason)`: immediate and abortive: the queue is dropped and the fd is
+//     closed with a reset.
+//   * Either way on_close(reason) comes later, never inside the call that closed (see
+//     callbacks.hpp, "Close first, callback later").
+//   * Unix streams have no reset: where TCP resets, a Unix peer reads end of stream;
+//     the close reason and metrics (output_dropped) still say what happened.
 //   * Errors: ECONNRESET / EPIPE close at once with CloseReason::reset, any other socket
 //     error with CloseReason::error.
-// Lifetime. After on_close the Connection is dead for the application. The object itself
-//   is destroyed later (deferred past the current batch of events), so a callback that
-//   closes its own connection may still return through framework code safely; stale
-//   events are dropped by the reactor's generation check.
+// Deadline. `set_deadline(d)` arms one absolute deadline per connection (re-arming
+//   replaces it; traffic does not move it, unlike idle_timeout): when it passes,
+//   on_deadline runs (default: close with CloseReason::deadline). An HTTP server arms
+//   it at a request's first byte to bound the headers, whatever the peer trickles.
+//   Closing cancels it.
+// Lifetime. After on_close the Connection is dead for the application; it is destroyed
+//   right after on_close returns. A callback that closes its own connection may keep
+//   using the Connection& until it returns (sends are ignored); stale events are dropped
+//   by the reactor's generation check.
 // Memory. Input and output storage come from the reactor's BufferPool and go back when
 //   empty: an idle connection holds sizeof(Connection) plus its handler, nothing else.
 #pragma once
@@ -85,6 +101,8 @@
 
 namespace pollux::framework {
 
+class ConnectionHost;  // internal: one per reactor, owns that reactor's connections
+
 class Connection final : private reactor::EventHandler {
 public:
     // The stream kinds a Connection runs over.
@@ -103,13 +121,21 @@ public:
     std::size_t output_size() const noexcept { return output_.size(); }
 
     // ---- input ----
-    void pause_reading() noexcept { reading_paused_ = true; }
+    void pause_reading() noexcept { read_hold_ |= kPaused; }
     void resume_reading();
-    bool is_reading_paused() const noexcept { return reading_paused_; }
+    bool is_reading_paused() const noexcept { return (read_hold_ & kPaused) != 0; }
     // Bytes received and not yet consumed.
     std::size_t input_size() const noexcept {
         return reading_ != nullptr ? reading_->readable_size() : input_.readable_size();
     }
+
+    // ---- deadline ----
+    using Clock = reactor::Reactor::Clock;
+    // Arms (or re-arms) the deadline `after` from now (saturating). Ignored once closing.
+    void set_deadline(std::chrono::milliseconds after);
+    void set_deadline_at(Clock::time_point when);
+    void clear_deadline() noexcept;
+    bool has_deadline() const noexcept { return deadline_.valid(); }
 
     // ---- closing ----
     void shutdown_write();
@@ -146,7 +172,6 @@ private:
     void deliver_open_in_loop();
     void close_for_stop_in_loop(CloseReason reason, std::chrono::milliseconds linger);
     void abort_for_stop_in_loop(CloseReason reason);
-    void read_queued_in_loop();
 
     void on_event(const Event& ev) override;
     [[gnu::noinline]] void on_other_event(const Event& ev);
@@ -155,9 +180,12 @@ private:
     void after_drain();
     void begin_close(CloseReason reason, std::chrono::milliseconds linger);
     void begin_linger();
-    void finish(CloseReason reason);
+    void on_linger_timer();
+    enum class Ending : std::uint8_t { graceful, abortive };
+    void finish(CloseReason reason, Ending ending = Ending::graceful);
     void fail(const std::error_code& ec);
     void queue_read();
+    void on_deadline_timer();
     void arm_idle_timer();
     void on_idle_timer();
     void cancel_timer() noexcept;
@@ -180,6 +208,7 @@ private:
     const Buffer* reading_ = nullptr;  // the reactor's scratch while on_data reads from it
     reactor::RegistrationId registration_{};
     reactor::TimerId timer_{};  // idle checks while open; the linger deadline while closing
+    reactor::TimerId deadline_{};  // set_deadline's timer
     ReactorMetrics* metrics_;  // the host's block
     static constexpr long kNoSyscall = -1 - 4096;  // never an -errno
     long pending_read_ = kNoSyscall;  // a recv result on_event handed to handle_read
@@ -191,8 +220,12 @@ private:
     std::uint8_t quiet_ticks_ = 0;                   // idle checks without activity
     bool opened_ = false;          // on_open delivered: on_close is owed
     bool read_closed_ = false;     // read returned 0
-    bool reading_paused_ = false;
-    bool read_queued_ = false;     // a re-read task is posted
+    bool redeliver_ = false;       // resume_reading: hand the kept input to on_data again
+    // Why the next readable event cannot take on_event's fast path (0: it can):
+    // kPaused (pause_reading), kDrainOwed (queue_read: that turn reads until WouldBlock).
+    static constexpr std::uint8_t kPaused = 1;
+    static constexpr std::uint8_t kDrainOwed = 2;
+    std::uint8_t read_hold_ = 0;
     // shutdown_pending: shutdown_write() asked, the queue is not drained yet.
     WriteSide write_side_ = WriteSide::open;
     bool had_output_ = false;      // the queue held bytes since the last on_write_complete

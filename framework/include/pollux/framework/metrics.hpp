@@ -46,16 +46,21 @@
 namespace pollux::framework {
 
 // Why a connection closed. Exactly one reason per connection.
+// Reasons that mean the framework dropped output it had accepted say so in the comment;
+// over TCP such a close ends in a reset the peer can see (Unix streams have none; the
+// peer reads end of stream), and output_dropped counts it (docs/framework.md, "Closing").
 enum class CloseReason : std::uint8_t {
-    peer_closed,   // the peer closed (read EOF and nothing left to do)
-    reset,         // ECONNRESET / EPIPE
-    error,         // any other socket error
-    idle_timeout,  // no traffic within the idle timeout
-    limit,         // an input or output limit was exceeded
-    server_stop,   // the server is stopping
-    local_close,   // the application closed it
+    peer_closed,     // the peer closed (read EOF) and everything queued was delivered
+    reset,           // ECONNRESET / EPIPE
+    error,           // any other socket error
+    idle_timeout,    // no traffic within the idle timeout
+    limit,           // an input or output limit was exceeded (output cap: output dropped)
+    server_stop,     // the server is stopping (grace ran out: output dropped)
+    local_close,     // the application closed it
+    linger_timeout,  // close() could not flush within linger_timeout: output dropped
+    deadline,        // the connection's deadline passed (Connection::set_deadline)
 };
-inline constexpr std::size_t kCloseReasonCount = 7;
+inline constexpr std::size_t kCloseReasonCount = 9;
 
 // "peer_closed", "reset", ... (the enumerator's name; "unknown" for other values).
 std::string_view to_string(CloseReason r) noexcept;
@@ -96,6 +101,8 @@ struct MetricValues {
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     std::uint64_t emfile_events = 0;
+    std::uint64_t output_dropped = 0;        // connections closed with unsent output (reset)
+    std::uint64_t output_dropped_bytes = 0;  // the output they dropped
     std::uint64_t loop_iterations = 0;
     std::uint64_t posted_queue_depth = 0;    // gauge
     std::uint64_t timers = 0;                // gauge
@@ -126,6 +133,8 @@ struct alignas(128) ReactorMetrics {
     Counter bytes_in;
     Counter bytes_out;
     Counter emfile_events;
+    Counter output_dropped;
+    Counter output_dropped_bytes;
     Counter loop_iterations;
     Gauge posted_queue_depth;
     Gauge timers;

@@ -19,36 +19,44 @@
 //                  Connection (on_open ...)        on_connect_error({ec, n, retry_in})
 //                     | closed (any reason)               | retry_in: backoff timer
 //                     v                                   v   nullopt: gave up (idle)
-//           reconnect? wait initial_backoff  ------>  next attempt
+//           reconnect? wait backoff(1)  ---------->  next attempt
 //
 //   * connect_timeout bounds one attempt (std::errc::timed_out). A refused or failed
 //     attempt reports the socket error (ECONNREFUSED, ENETUNREACH, ...).
-//   * Backoff: attempt n (1-based) that failed waits min(initial_backoff * 2^(n-1),
-//     max_backoff) before attempt n+1; with `jitter` a uniform value in [d/2, d]
-//     ("equal jitter": spreads a crowd of clients, never waits more than d).
+//   * Backoff: attempt n (1-based) that failed waits d = min(initial_backoff *
+//     2^(n-1), max_backoff) before attempt n+1; with `jitter` (the default) a uniform
+//     value in [d/2, d] ("equal jitter": spreads a crowd of clients, never waits more
+//     than d). Waits below 1 ms are raised to 1 ms, so initial_backoff = 0 still
+//     backs off (1, 2, 4 ... ms) instead of spinning.
 //     max_attempts > 0 gives up after that many failed attempts: the last
 //     ConnectError has no retry_in and the client is idle (connect() starts over).
 //   * reconnect: when an established connection closes (peer close, reset, idle
 //     timeout, even the handler's own conn.close()), the client connects again after
-//     initial_backoff with a fresh attempt count. disconnect() and stop() never
-//     reconnect.
+//     the first backoff (initial_backoff, jittered), with a fresh attempt count, so a
+//     crowd of clients does not reconnect in the same instant after a server restart.
+//     disconnect() and stop() never reconnect.
 //
-// Thread rules. Set the handlers before the first connect(), from the thread that
-// created the client. `connect`, `disconnect`, `stop`, `connection`, `attempts` are safe
+// Handlers. The same setters as the servers (HandlerSetup, callbacks.hpp): lambdas or a
+// factory; on_data keeps its callable's type (one virtual call per message). Set them
+// before the first connect(), from the thread that created the client.
+// Thread rules. `connect`, `disconnect`, `stop`, `connection`, `attempts` are safe
 // from any thread: they post to the reactor (connect/disconnect return at once).
 // Every callback runs on the reactor thread.
 //   connect()     starts connecting if idle; no-op while connecting or connected.
 //   disconnect()  cancels a pending attempt or backoff, closes the connection
 //                 gracefully (CloseReason::local_close), no reconnect. connect() may
 //                 follow.
-//   stop()        final: cancels everything and aborts the connection (on_close with
-//                 CloseReason::local_close). When stop() returns, no callback of this
-//                 client runs any more. Blocks until the reactor has done it (inline on
-//                 the reactor thread). The destructor calls it.
+//   stop()        final: cancels everything and aborts the connection (a reset;
+//                 on_close with CloseReason::local_close follows in the reactor's
+//                 deferred phase, after the current callback). Blocks until the
+//                 reactor has done it (inline on the reactor thread) and, from another
+//                 thread, until on_close has run. Before the reactor starts, from a
+//                 thread other than its creator, the stop is queued instead and takes
+//                 effect when the loop starts. The destructor calls it.
 // Lifetime. The reactor must outlive the client. Destroy (or stop()) the client
 //   * while its reactor runs: any thread, even inside one of the client's own callbacks;
 //   * before the reactor starts: on the thread that created the reactor (from any other
-//     thread stop() would wait for a loop that never runs);
+//     thread the stop is queued for the loop's start, see stop());
 //   * after the reactor's loop has exited: on the thread that joined it (or ran it) --
 //     or on any other thread if the client has no open connection (idle, connecting or
 //     in backoff): its state is then freed without touching the reactor, whose dead
@@ -59,7 +67,8 @@
 //   skipping it would leak: the process aborts with a message instead (a usage error,
 //   like destroying a joinable std::thread). Stop the client before stopping its
 //   reactor, or destroy it on the joining thread.
-//   ConnectionRefs from this client must not be used after it is destroyed.
+//   ConnectionRefs from this client stay safe after it is destroyed: their calls return
+//   false (connection_ref.hpp).
 // Metrics. One block: connections_accepted counts established connections, the rest
 //   as for servers (metrics.hpp).
 #pragma once
@@ -89,7 +98,7 @@ struct TcpClientOptions {
     std::chrono::milliseconds initial_backoff{100};
     std::chrono::milliseconds max_backoff{10'000};
     // Randomise each wait to [d/2, d].
-    bool jitter = false;
+    bool jitter = true;
     // Failed attempts before giving up. Zero: never give up.
     std::uint32_t max_attempts = 0;
     // Connect again after an established connection closed (not after disconnect/stop).
@@ -108,7 +117,7 @@ struct ConnectError {
 };
 using OnConnectErrorCallback = std::function<void(const ConnectError&)>;
 
-class TcpClient {
+class TcpClient : public HandlerSetup {
 public:
     // A client on `reactor` (started or not). Nothing is connected until connect().
     static Result<std::unique_ptr<TcpClient>> create(reactor::Reactor& reactor, const net::SocketAddr& addr,
@@ -121,21 +130,15 @@ public:
     TcpClient& operator=(const TcpClient&) = delete;
     ~TcpClient();
 
-    // ---- handlers (before the first connect) ----
-    void set_handler_factory(HandlerFactory factory);
-    void on_open(OnOpenCallback cb);
-    void on_data(OnDataCallback cb);
-    void on_write_complete(OnWriteCompleteCallback cb);
-    void on_high_water(OnHighWaterCallback cb);
-    void on_read_closed(OnReadClosedCallback cb);
-    void on_timeout(OnTimeoutCallback cb);
-    void on_close(OnCloseCallback cb);
+    // ---- handlers: set_handler_factory, on_open, on_data, ... (HandlerSetup) ----
+    // Failed attempts (before the first connect, like the others).
     void on_connect_error(OnConnectErrorCallback cb);
 
     // ---- control (any thread) ----
     void connect();
     void disconnect();
-    void stop();
+    // Never fails; Result<void> gives it the servers' shape.
+    Result<void> stop();
 
     // ---- observation (any thread) ----
     // The live connection, or an empty ref.
@@ -149,7 +152,7 @@ public:
 
 private:
     struct Impl;
-    explicit TcpClient(std::shared_ptr<Impl> impl) noexcept;
+    TcpClient() = default;
     std::shared_ptr<Impl> impl_;  // shared with tasks posted to the reactor
 };
 

@@ -3,20 +3,18 @@
 // `UdpServer` receives datagrams on every reactor of a pool and hands each one to a
 // user callback, with a reply helper:
 //
-//     auto server = UdpServer::create(SocketAddr::loopback_v4(9000), {.reactors = 4}).value();
+//     auto server = UdpServer::bind(SocketAddr::loopback_v4(9000), {.reactors = 4}).value();
 //     server->on_datagram([](UdpContext& ctx, std::span<const std::byte> bytes, bool truncated) {
 //         if (!truncated) (void)ctx.reply(bytes);            // echo
 //     });
-//     server->start().value();
-//     ...
-//     server->stop();                                         // the destructor does it too
+//     server->run_until_signal();       // or start() ... stop(); the destructor stops too
 //
 // Sockets. One UDP socket per reactor, all bound to the same address with SO_REUSEPORT
 // (and SO_REUSEADDR off). The kernel spreads datagrams over the group by a hash of the
 // sender's address and port, so one client flow always lands on the same reactor and
 // many flows spread over all of them. Port 0 in the address picks a free port once; the
 // other sockets join it (`local_addr`). A port already held by a socket WITHOUT
-// SO_REUSEPORT makes `create` fail with `std::errc::address_in_use`. Caveat of
+// SO_REUSEPORT makes `bind` fail with `std::errc::address_in_use`. Caveat of
 // SO_REUSEPORT: another socket of the same user that sets it can join the group later
 // and take a share of the datagrams.
 //
@@ -26,11 +24,12 @@
 //              -> send_many (one sendmmsg for the batch's replies)
 //
 // Receiving. Each reactor owns `batch` receive slots of `datagram_size` bytes and a
-// send area of `send_area` bytes, allocated once by `create` and reused for every
+// send area of `send_area` bytes, allocated once by `bind` and reused for every
 // batch (defaults: 16 x 64 KiB + 64 KiB, about 1 MiB per reactor). A readable event
 // drains the socket with recv_many until WouldBlock, but at most `event_budget`
-// datagrams per turn; past that the server posts itself a task to continue, so a flood
-// on one socket cannot starve the reactor's other registrations, timers and tasks.
+// datagrams per turn; past that the socket requeues itself (Reactor::requeue_in_loop)
+// and continues in the next round, after the reactor's other ready sources, so a flood
+// on one socket cannot starve its other registrations, timers and tasks.
 //
 // Oversize datagrams are never hidden. A datagram longer than `datagram_size` is cut
 // by the kernel (the tail is lost); the callback receives the first `datagram_size`
@@ -66,24 +65,27 @@
 // datagram counters: datagrams_in, datagram_bytes_in, datagrams_truncated,
 // datagrams_out, datagram_bytes_out, datagram_send_dropped, datagram_send_errors,
 // datagram_recv_errors, datagram_budget_yields (Prometheus: pollux_udp_*_total). Like
-// TcpServer it also fills the loop fields: loop_iterations and timers once a second
-// and at stop (a 1 s timer per reactor while running), posted_queue_depth sampled by
-// each metrics() call. The connection counters stay 0.
+// the stream servers it also fills the loop fields (the same LoopMetrics):
+// loop_iterations (since start) and timers once a second and at stop (a 1 s timer per
+// reactor while running), posted_queue_depth sampled by each metrics() call. The
+// connection counters stay 0.
 //
 // Allocation. Nothing is allocated per datagram in steady state: the slots and the send
-// area are reused, the context lives on the stack, and the budget re-post is a 16-byte
-// task (inline in reactor::Task).
+// area are reused, the context lives on the stack, and a budget requeue is an id in a
+// list the reactor reuses.
 //
-// Lifecycle. `create` binds every socket (datagrams sent before `start` queue in the
+// Lifecycle: the verbs of every pollux server (bind, start, stop, run_until_signal).
+// `bind` binds every socket (datagrams sent before `start` queue in the
 // kernel up to SO_RCVBUF). `start` registers each socket on its reactor (and first
 // starts the pool when the server created it). `stop` deregisters and closes every
 // socket on its own reactor thread and waits for that; once it returns no callback
 // runs or is running, and the port is free. With a pool of its own, `stop` then stops
-// the pool. With a borrowed pool (`create(pool, ...)`), stop the server before the
+// the pool. With a borrowed pool (`bind(pool, ...)`), stop the server before the
 // pool. start/stop may be called from any thread except the pool's own loop threads
 // (they wait on those, so there they refuse); metrics/local_addr from any thread. start
 // and stop each take effect once; a stopped server cannot be restarted. `metrics` stays
-// readable after stop.
+// readable after stop. `run_until_signal` is start(), a wait for SIGINT or SIGTERM
+// (blocked in the calling thread meanwhile), stop(), as for the stream servers.
 #pragma once
 
 #include <cstddef>
@@ -105,13 +107,15 @@
 
 namespace pollux::framework {
 
+class LoopMetrics;  // internal (framework/src/loop_metrics.hpp)
+
 class UdpContext;
 namespace detail {
 struct UdpWorker;  // one reactor's socket, slots and counters (udp_server.cpp)
 }  // namespace detail
 
 struct UdpServerOptions {
-    // Reactors of the pool the server creates (ignored by create(pool, ...)).
+    // Reactors of the pool the server creates (ignored by bind(pool, ...)).
     // nullopt: std::thread::hardware_concurrency(). 0 is rejected.
     std::optional<std::size_t> reactors{};
     // Datagrams per recv_many call, 1..UdpSocket::kMaxBatch.
@@ -165,12 +169,12 @@ public:
     // Creates a pool of `options.reactors` reactors (not started) and binds one socket
     // per reactor. Errors: std::errc::invalid_argument for bad options; the bind error
     // (e.g. std::errc::address_in_use); ReactorPool::create's error.
-    static Result<std::unique_ptr<UdpServer>> create(const net::SocketAddr& addr, UdpServerOptions options = {});
+    static Result<std::unique_ptr<UdpServer>> bind(const net::SocketAddr& addr, UdpServerOptions options = {});
     // Same on a borrowed pool, one socket per pool reactor. The pool must outlive the
     // server; stop the server before the pool. start() needs the pool started, or must
     // be called on the thread that created the pool (before its start).
-    static Result<std::unique_ptr<UdpServer>> create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
-                                                     UdpServerOptions options = {});
+    static Result<std::unique_ptr<UdpServer>> bind(reactor::ReactorPool& pool, const net::SocketAddr& addr,
+                                                   UdpServerOptions options = {});
 
     UdpServer(const UdpServer&) = delete;
     UdpServer& operator=(const UdpServer&) = delete;
@@ -189,6 +193,8 @@ public:
     // start() and stop() return std::errc::resource_deadlock_would_occur (doing nothing)
     // on one of the pool's loop threads, e.g. from the callback.
     Result<void> stop();
+    // start(), wait for SIGINT or SIGTERM, stop(); restores the signal mask.
+    Result<void> run_until_signal();
 
     // The bound address (the real port when created with port 0).
     const net::SocketAddr& local_addr() const noexcept { return local_addr_; }
@@ -211,7 +217,6 @@ private:
               UdpServerOptions options) noexcept;
     static Result<std::unique_ptr<UdpServer>> bind_all(std::unique_ptr<UdpServer> server,
                                                        const net::SocketAddr& addr);
-    void sample_posted_depth() const noexcept;
 
     std::unique_ptr<reactor::ReactorPool> own_pool_;  // null for a borrowed pool
     reactor::ReactorPool* pool_;
@@ -220,6 +225,7 @@ private:
     net::SocketAddr local_addr_;
     Metrics metrics_;                                 // block i: written by reactor i only
     std::vector<std::shared_ptr<detail::UdpWorker>> workers_;  // worker i belongs to reactor i
+    std::unique_ptr<LoopMetrics> loop_metrics_;       // fills the loop fields of metrics_
     std::mutex lifecycle_mutex_;                      // serializes start/stop
     State state_ = State::created;                    // guarded by lifecycle_mutex_
 };

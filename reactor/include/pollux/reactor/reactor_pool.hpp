@@ -69,7 +69,20 @@
 
 namespace pollux::reactor {
 
-class Acceptor;
+template <class Listener>
+class BasicAcceptor;
+
+// What the pool knows of an attached acceptor (acceptor.hpp): that it can be stopped.
+class StoppableAcceptor {
+public:
+    virtual void stop() = 0;
+
+protected:
+    StoppableAcceptor() = default;
+    ~StoppableAcceptor() = default;
+    StoppableAcceptor(const StoppableAcceptor&) = default;
+    StoppableAcceptor& operator=(const StoppableAcceptor&) = default;
+};
 
 struct ReactorPoolOptions {
     // Number of reactors. nullopt: std::thread::hardware_concurrency() (1 when unknown).
@@ -176,8 +189,9 @@ public:
     // the loops, see Reactor::join), otherwise by post. Errors:
     // std::errc::invalid_argument for a bad index; std::errc::operation_not_permitted
     // before start() from another thread (nothing would run it); std::errc::
-    // operation_canceled once the loop has exited. Do not wait on a reactor that is
-    // itself waiting on you.
+    // operation_canceled when the loop exits without running it (a post that races the
+    // exit is either refused or destroyed unrun, and both end the wait). Do not wait
+    // on a reactor that is itself waiting on you.
     Result<void> run_and_wait(std::size_t i, std::move_only_function<void()> fn);
 
     // Registers a stop hook; hooks run in registration order. Hooks registered after
@@ -203,15 +217,16 @@ public:
     ConnectionLease adopt_connection(std::size_t i) noexcept { return ConnectionLease(counts_, *this, i); }
 
 private:
-    friend class Acceptor;
+    template <class Listener>
+    friend class BasicAcceptor;
     enum class State : int { created, running, stopping, stopped };
 
     explicit ReactorPool(std::vector<std::unique_ptr<Reactor>> reactors);
 
     // Acceptor registration (acceptor.hpp). attach fails with operation_canceled once
     // stop() has begun.
-    Result<void> attach(Acceptor& acceptor);
-    void detach(Acceptor& acceptor) noexcept;
+    Result<void> attach(StoppableAcceptor& acceptor);
+    void detach(StoppableAcceptor& acceptor) noexcept;
 
     void stop_acceptors();
     void run_stop_hooks(Clock::time_point deadline);
@@ -226,7 +241,7 @@ private:
     std::mutex hooks_mutex_;                   // guards hooks_
     std::vector<StopHook> hooks_;
     std::mutex acceptors_mutex_;               // guards acceptors_ and the move to stopping
-    std::vector<Acceptor*> acceptors_;
+    std::vector<StoppableAcceptor*> acceptors_;
     Result<void> stop_result_;                 // guarded by stop_mutex_
     // The drain wait of stop(): the stopping thread sleeps on drain_cv_; the close that
     // empties a reactor notifies it while draining_ is 1. Other closes cost nothing.

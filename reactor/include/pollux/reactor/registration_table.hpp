@@ -77,6 +77,23 @@ public:
     // Frees the slot and bumps its generation. False if `id` is stale (nothing changes).
     bool remove(RegistrationId id) noexcept;
 
+    // The requeue mark (Reactor::requeue_in_loop): at most one pending requeue per live
+    // registration. `mark_requeued` sets it; false if `id` is stale or already marked.
+    bool mark_requeued(RegistrationId id) noexcept {
+        if (!contains(id)) return false;
+        Slot& s = slots_[id.index];
+        if (s.next_free == kRequeued) return false;
+        s.next_free = kRequeued;
+        return true;
+    }
+    // Clears the mark and returns the handler; null if `id` is stale (freed since).
+    EventHandler* take_requeued(RegistrationId id) noexcept {
+        if (!contains(id)) return nullptr;
+        Slot& s = slots_[id.index];
+        s.next_free = kNoFree;
+        return s.handler;
+    }
+
     // Live registrations.
     std::size_t size() const noexcept { return live_; }
     // Slots ever allocated (live + free).
@@ -84,11 +101,14 @@ public:
 
 private:
     static constexpr std::uint32_t kNoFree = kReservedIndex;
+    static constexpr std::uint32_t kRequeued = kReservedIndex - 1;  // never a slot index
 
     struct Slot {
         EventHandler* handler = nullptr;  // null while free
         std::uint32_t generation = 0;
-        std::uint32_t next_free = kNoFree;  // free-list link, meaningful while free
+        // While free: the free-list link. While live: kNoFree, or kRequeued when a
+        // requeue is pending (the field is otherwise unused then).
+        std::uint32_t next_free = kNoFree;
     };
 
     std::vector<Slot> slots_;
