@@ -162,6 +162,9 @@ case $name in
     if serve v6 --listen '[::1]:0' --reactors 1; then
       grep -q '^listening on \[::1\]:[0-9]*$' "$log" || fail "--listen [::1]:0: no 'listening on [::1]:PORT'"
     fi
+    if serve pinned 0 --reactors 2 --pin; then
+      [ "$(grep -c '^reactor [0-9]*: connections' "$log")" -eq 2 ] || fail "--pin: want 2 reactor lines"
+    fi
     for mode in rr least reuseport; do
       if serve "$mode" 0 --reactors 2 --balance "$mode"; then
         [ "$(grep -c '^reactor [0-9]*: connections' "$log")" -eq 2 ] || fail "--balance $mode: want 2 reactor lines"

@@ -1,7 +1,7 @@
 // samples/echo_server — the framework echo server: every byte received is sent back.
 //
 //     echo_server [port] [reactors] [--listen ADDR:PORT] [--reactors N]
-//                 [--balance rr|least|reuseport]
+//                 [--balance rr|least|reuseport] [--pin]
 //
 // Listens on 127.0.0.1:9000 by default (--listen takes IPv4 "0.0.0.0:9000" or IPv6
 // "[::1]:9000"; a positional port replaces the port; port 0 picks a free one, and the line
@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     std::uint16_t port = 0;
     std::size_t reactors = 0;
     std::string balance = "rr";
+    bool pin = false;
     auto* port_opt = cli::add_port(app, "port", port, "replaces the port of --listen (0: a free one)");
     auto* reactors_pos = cli::add_number<std::size_t>(app, "reactors", reactors, 1, 1024, "same as --reactors");
     cli::add_address(app, "--listen", listen, "IPv4 or [IPv6] address and port")->capture_default_str();
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
                    "listener, or reuseport (one SO_REUSEPORT listener per reactor, the kernel picks)")
         ->check(CLI::IsMember({"rr", "least", "reuseport"}))
         ->capture_default_str();
+    app.add_flag("--pin", pin, "pin reactor i to CPU i (modulo the CPU count)");
     if (auto status = cli::parse(app, argc, argv)) return *status;
 
     auto addr = pollux::net::SocketAddr::parse(listen);
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
 
     TcpServerOptions options;
     if (reactors != 0) options.reactors = reactors;
+    options.pin_threads = pin;
     if (balance == "least") options.balancer = std::make_shared<pollux::reactor::LeastConnections>();
     if (balance == "reuseport") options.accept_mode = pollux::reactor::AcceptMode::reuseport;
     auto bound = TcpServer::bind(*addr, options);
