@@ -6,6 +6,7 @@
 #include "pollux/core/interest.hpp"
 #include "pollux/core/io_slice.hpp"
 #include "pollux/core/io_source.hpp"
+#include "pollux/core/log.hpp"
 #include "pollux/core/owned_fd.hpp"
 #include "pollux/core/pipe.hpp"
 #include "pollux/core/poll.hpp"
