@@ -17,6 +17,7 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
+#include "pollux/core/log.hpp"
 #include "pollux/core/owned_fd.hpp"
 
 namespace pollux::reactor {
@@ -201,6 +202,7 @@ struct BasicAcceptor<Listener>::Listening final : EventHandler {
     bool registered = false;
     bool paused = false;
     TimerId pause_timer;
+    LogRateLimit pause_log;   // one warning per second at most
 };
 
 // ---- Start and stop --------------------------------------------------------------------
@@ -372,12 +374,11 @@ void BasicAcceptor<Listener>::accept_ready(Listening& l) {
                 continue;
             case AcceptFailure::out_of_fds:
                 bump(shared_->emfile_events);
-                shed(l);
-                pause(l);
+                pause(l, ec, shed(l));
                 return;
             case AcceptFailure::out_of_memory:
             case AcceptFailure::unexpected:
-                pause(l);
+                pause(l, ec, 0);
                 return;
         }
     }
@@ -408,7 +409,7 @@ void BasicAcceptor<Listener>::deliver(Listening& l, Stream stream, const Addr& p
 
 // EMFILE/ENFILE: free the spare fd, accept-and-close the backlog, take the spare back.
 template <class Listener>
-void BasicAcceptor<Listener>::shed(Listening& l) {
+std::size_t BasicAcceptor<Listener>::shed(Listening& l) {
     l.reserve.reset();
     std::size_t closed = 0;
     while (closed < kMaxShed) {
@@ -422,12 +423,25 @@ void BasicAcceptor<Listener>::shed(Listening& l) {
     }
     if (closed != 0) bump(shared_->shed, closed);
     l.reserve = open_reserve();  // may fail; retried when the pause ends
+    return closed;
 }
 
 template <class Listener>
-void BasicAcceptor<Listener>::pause(Listening& l) {
+void BasicAcceptor<Listener>::pause(Listening& l, const std::error_code& why, std::size_t shed_count) {
     bump(shared_->pauses);
     l.paused = true;
+    if (log_enabled(LogLevel::warn)) {
+        if (auto unreported = l.pause_log.admit(LogRateLimit::Clock::now())) {
+            std::string line = "accepting on " + local_addr_.to_string() + " paused for " +
+                               std::to_string(options_.resource_pause.count()) + " ms: " + why.message();
+            if (shed_count != 0)
+                line += " (shed " + std::to_string(shed_count) + (shed_count == 1 ? " pending connection)" : " pending connections)");
+            if (*unreported != 0)
+                line += "; " + std::to_string(*unreported) + (*unreported == 1 ? " more pause" : " more pauses") +
+                        " since the last report";
+            log(LogLevel::warn, line);
+        }
+    }
     l.pause_timer = l.reactor.run_after_in_loop(options_.resource_pause, [this, &l] {
         l.pause_timer = {};
         l.paused = false;

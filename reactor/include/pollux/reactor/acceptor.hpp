@@ -65,6 +65,10 @@
 //   * out of memory (ENOBUFS, ENOMEM), or anything unexpected: pause, no shedding.
 //   After a pause the listener retries accept by itself: edge-triggered readiness would
 //   not announce a backlog that was already pending. Nothing ever spins on an error.
+//   Each pause logs one warning (pollux/core/log.hpp) naming the listener's address,
+//   the pause and the error, e.g. `accepting on 127.0.0.1:9000 paused for 100 ms: Too
+//   many open files (shed 12 pending connections)`; at most one line per second per
+//   listener, the next one counting the pauses it did not report.
 //
 // Stopping a Unix listener with `listen.unlink_on_stop` (default) removes its socket
 // file first, while the socket is still ours (nobody else can have bound the path).
@@ -220,8 +224,8 @@ private:
     // Loop thread of `l`.
     void accept_ready(Listening& l);
     void deliver(Listening& l, Stream stream, const Addr& peer);
-    void shed(Listening& l);
-    void pause(Listening& l);
+    std::size_t shed(Listening& l);
+    void pause(Listening& l, const std::error_code& why, std::size_t shed_count);
 
     ReactorPool& pool_;
     const Options options_;
