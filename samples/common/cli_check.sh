@@ -225,6 +225,29 @@ case $name in
     run --help
     if grep -q benchmark_filter "$work/out"; then fail "--help mentions benchmark_filter"; else ok "--help is not Google Benchmark's"; fi
     ;;
+  http_server)
+    usage_error --reactors 1..1024 --reactors 0
+    usage_error --max-header-bytes 256..1048576 --max-header-bytes 10
+    usage_error --header-timeout-ms 1..3600000 --header-timeout-ms 0
+    usage_error --max-requests 1..1000000000 --max-requests x
+    usage_error --balance rr,least,reuseport --balance fastest
+    usage_error --listen IPV4:PORT --listen localhost:8080
+    busy_port --listen 127.0.0.1:0 --reactors 1 -- 127.0.0.1 --listen 127.0.0.1:PORT --reactors 1
+    busy_port --listen '[::1]:0' --reactors 1 -- '[::1]' --listen '[::1]:PORT' --reactors 1
+    # Serving HTTP (not an echo): one request over /dev/tcp, then a clean SIGTERM stop.
+    checks=$((checks + 1))
+    if start "$work/http.log" "$bin" --listen '[::1]:0' --reactors 1 --pin; then
+      reply=
+      if exec 3<>"/dev/tcp/::1/$port"; then
+        printf 'GET /plaintext HTTP/1.0\r\n\r\n' >&3
+        reply=$(timeout 10 cat <&3)
+        exec 3>&-
+      fi
+      stop "$pid"
+      if [[ "$reply" == *"Hello, World!" ]] && [ "$rc" -eq 0 ]; then ok "--listen [::1]:0 --pin -> served /plaintext, stopped"
+      else fail "--listen [::1]:0: reply '${reply:0:40}', exit $rc"; fi
+    fi
+    ;;
   *)
     fail "no checks for this program in cli_check.sh"
     ;;
