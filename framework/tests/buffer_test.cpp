@@ -1,5 +1,6 @@
 // Buffer: layout, consume/append/prepend, compaction and growth, pooled storage that is
-// given back when empty, and read_from with the 64 KiB extra buffer and the input limit.
+// given back when empty, searching the content (CRLF, EOL, a byte sequence), and
+// read_from with the 64 KiB extra buffer and the input limit.
 #include "pollux/framework/buffer.hpp"
 
 #include <fcntl.h>
@@ -363,6 +364,73 @@ TEST(Buffer, read_from_a_closed_fd_returns_ebadf) {
     auto r = b.read_from(-1, 100);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(), std::errc::bad_file_descriptor);
+}
+
+TEST(BufferFind, find_crlf_gives_offsets_into_readable_and_resumes_from_an_offset) {
+    Buffer b;
+    EXPECT_FALSE(b.find_crlf()) << "a buffer with no storage";
+    b.append(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_EQ(b.find_crlf(), 14u);
+    EXPECT_EQ(b.find_crlf(16), 23u);
+    EXPECT_EQ(b.find_crlf(24), 25u);
+    EXPECT_FALSE(b.find_crlf(26));
+    EXPECT_FALSE(b.find_crlf(1000)) << "past the end is not an error";
+    b.consume(16);  // offsets follow readable(), not the storage
+    EXPECT_EQ(b.find_crlf(), 7u);
+}
+
+TEST(BufferFind, a_lone_cr_or_a_crlf_split_across_the_end_is_not_a_crlf) {
+    Buffer b;
+    b.append(bytes("a\rb\r"));
+    EXPECT_FALSE(b.find_crlf());
+    b.append(bytes("\n"));
+    EXPECT_EQ(b.find_crlf(), 3u) << "completed by the next append";
+}
+
+TEST(BufferFind, find_eol_finds_each_newline_in_turn) {
+    Buffer b;
+    EXPECT_FALSE(b.find_eol());
+    b.append(bytes("one\ntwo\r\nthree"));
+    ASSERT_EQ(b.find_eol(), 3u);
+    ASSERT_EQ(b.find_eol(4), 8u);
+    EXPECT_FALSE(b.find_eol(9));
+    std::vector<std::string> lines;
+    while (auto eol = b.find_eol()) {
+        lines.push_back(str(b.readable().first(*eol)));
+        b.consume(*eol + 1);
+    }
+    EXPECT_EQ(lines, (std::vector<std::string>{"one", "two\r"}));
+    EXPECT_EQ(str(b.readable()), "three");
+}
+
+TEST(BufferFind, find_a_byte_sequence_by_span_or_string_view) {
+    Buffer b;
+    b.append(bytes("$5\r\nhello\r\n$5\r\nworld\r\n"));
+    EXPECT_EQ(b.find("hello"), 4u);
+    EXPECT_EQ(b.find(bytes("world")), 15u);
+    EXPECT_EQ(b.find("$5", 1), 11u);
+    EXPECT_FALSE(b.find("worlds"));
+    EXPECT_FALSE(b.find("hello", 5));
+    EXPECT_EQ(b.find("", 3), 3u) << "an empty needle is found where the search starts";
+    EXPECT_FALSE(b.find("", b.readable_size() + 1));
+    const std::byte nul_needle[] = {std::byte{0}, std::byte{1}};
+    EXPECT_FALSE(b.find(std::span<const std::byte>(nul_needle)));
+    b.append(std::span<const std::byte>(nul_needle));
+    EXPECT_EQ(b.find(std::span<const std::byte>(nul_needle)), 22u) << "binary needles work too";
+}
+
+TEST(BufferFind, searching_a_large_pooled_buffer_finds_the_needle_at_the_very_end) {
+    BufferPool pool;
+    Buffer b(&pool);
+    const std::string body = pattern(100'000);
+    b.append(bytes(body));
+    b.append(bytes("\r\n\r\n"));
+    const auto at = b.find("\r\n\r\n");
+    ASSERT_TRUE(at);
+    // The pattern may contain the sequence by chance; the first hit is no later than the end.
+    EXPECT_LE(*at, body.size());
+    EXPECT_EQ(str(b.readable().subspan(*at, 4)), "\r\n\r\n");
+    EXPECT_EQ(b.find("\r\n\r\n", body.size()), body.size());
 }
 
 }  // namespace

@@ -17,6 +17,15 @@
 //
 // * Reading. `readable()` is the content; a handler parses what it can and calls
 //   `consume(n)` for what it used. The rest stays for the next call.
+// * Searching (muduo's findCRLF/findEOL). `find_crlf()`, `find_eol()` and
+//   `find(needle)` return the offset into readable() where "\r\n", '\n' or `needle`
+//   starts, or nullopt; each takes an optional offset to start from, so a parser can
+//   resume where its last search ended. memchr/memmem: no copy, no allocation.
+//
+//       while (auto eol = in.find_crlf()) {           // one line per "\r\n"
+//           handle_line(in.readable().first(*eol));
+//           in.consume(*eol + 2);
+//       }
 // * Writing. `append` copies at the end. Or fill the space yourself:
 //   `ensure_writable(n)` returns at least n writable bytes, write into them, then
 //   `commit(k)` (k <= what was returned).
@@ -57,7 +66,9 @@
 #include <cassert>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -103,6 +114,33 @@ public:
     }
     std::size_t readable_size() const noexcept { return chunk_ == nullptr ? 0 : chunk_->size(); }
     bool empty() const noexcept { return readable_size() == 0; }
+
+    // ---- searching the content ----
+    // Offset of the first "\r\n" at or after `from`, or nullopt.
+    std::optional<std::size_t> find_crlf(std::size_t from = 0) const noexcept {
+        return find(std::string_view("\r\n"), from);
+    }
+    // Offset of the first '\n' at or after `from`, or nullopt.
+    std::optional<std::size_t> find_eol(std::size_t from = 0) const noexcept {
+        const std::span<const std::byte> r = readable();
+        if (from >= r.size()) return std::nullopt;
+        const void* hit = std::memchr(r.data() + from, '\n', r.size() - from);
+        if (hit == nullptr) return std::nullopt;
+        return static_cast<std::size_t>(static_cast<const std::byte*>(hit) - r.data());
+    }
+    // Offset of the first occurrence of `needle` starting at or after `from`, or
+    // nullopt. An empty needle is found at `from` (when from <= readable_size()).
+    std::optional<std::size_t> find(std::span<const std::byte> needle, std::size_t from = 0) const noexcept {
+        const std::span<const std::byte> r = readable();
+        if (from > r.size()) return std::nullopt;
+        if (needle.empty()) return from;
+        const void* hit = ::memmem(r.data() + from, r.size() - from, needle.data(), needle.size());
+        if (hit == nullptr) return std::nullopt;
+        return static_cast<std::size_t>(static_cast<const std::byte*>(hit) - r.data());
+    }
+    std::optional<std::size_t> find(std::string_view needle, std::size_t from = 0) const noexcept {
+        return find(std::as_bytes(std::span(needle)), from);
+    }
 
     // Drops the first min(n, readable_size()) bytes. Gives the storage back to the pool
     // when the buffer becomes empty.
