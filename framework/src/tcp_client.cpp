@@ -2,12 +2,16 @@
 //
 // The connector is TcpClient::Impl: a small state machine on the client's reactor.
 //
-//     idle --connect()--> connecting --established--> connected --closed--+
-//      ^                   |     ^                        |                |
-//      |        error/timeout    | backoff timer          | disconnect()   | reconnect:
-//      |                   v     |                        v                | backoff
-//      +--- gave up --- backoff -+                       idle   <----------+ (or idle)
+//     idle --connect()--> [resolving] --> connecting --established--> connected --closed--+
+//      ^                    |                 |   ^                       |                |
+//      |   no address       |   every address |   | backoff timer         | disconnect()   | reconnect:
+//      |                    v   failed        v   |                       v                | backoff
+//      +--- gave up ------------------------ backoff                     idle   <----------+ (or idle)
 //
+// resolving: a host name, at the start of each attempt (reactor::Resolver; its answer
+// carries the generation it was asked under, and anything that abandons the attempt
+// moves the generation on, so a late answer is ignored). connecting walks the address
+// list: each failed address moves to the next, the last one fails the attempt.
 // stopped is terminal. Everything but the `*_any` members runs on the loop thread.
 #include "pollux/framework/tcp_client.hpp"
 
@@ -24,6 +28,8 @@
 
 #include "connection_host.hpp"
 #include "pollux/core/interest.hpp"
+#include "pollux/net/resolve.hpp"
+#include "pollux/reactor/resolver.hpp"
 
 namespace pollux::framework {
 
@@ -33,18 +39,23 @@ constexpr std::chrono::milliseconds kMinBackoff{1};
 }  // namespace
 
 struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_this<TcpClient::Impl> {
-    enum class State : std::uint8_t { idle, connecting, backoff, connected, stopped };
+    enum class State : std::uint8_t { idle, resolving, connecting, backoff, connected, stopped };
 
-    Impl(reactor::Reactor& r, const net::SocketAddr& a, TcpClientOptions o,
-         std::shared_ptr<HandlerSetup::Handlers> handlers)
+    // `fixed`: the addresses to try; empty: resolve `name` on each attempt.
+    Impl(reactor::Reactor& r, std::string name, std::uint16_t p, std::vector<net::SocketAddr> addrs,
+         TcpClientOptions o, std::shared_ptr<HandlerSetup::Handlers> handlers)
         : reactor(r),
-          addr(a),
+          host_name(std::move(name)),
+          port(p),
+          fixed(std::move(addrs)),
+          addr(fixed.empty() ? net::SocketAddr(net::Ipv4Addr::any(), p) : fixed.front()),
           options(std::move(o)),
           metrics(1),
           host(r, options.connection, metrics.reactor(0)),
           rng(static_cast<std::uint_fast32_t>(std::random_device{}())) {
         host.set_handlers(std::move(handlers));
         host.set_on_closed([this] { on_closed(); });
+        if (fixed.empty()) resolver.emplace();
     }
 
     void connect_in_loop();
@@ -52,10 +63,15 @@ struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_th
     void stop_in_loop();
     void stop_detached();
     void attempt();
+    void on_resolved(std::uint64_t generation, Result<std::vector<net::SocketAddr>> addrs);
+    void try_addresses(std::vector<net::SocketAddr> addrs);
+    void try_next(std::error_code last);
+    void next_address(std::error_code ec);
     void on_event(const Event& ev) override;
     void on_connect_timeout();
     void established();
     void fail(std::error_code ec);
+    void close_attempt_socket() noexcept;
     void abandon_attempt() noexcept;
     void on_closed();
     void wait_then_attempt(std::chrono::milliseconds wait);
@@ -67,14 +83,24 @@ struct TcpClient::Impl final : reactor::EventHandler, std::enable_shared_from_th
 
     // Set at creation, read-only afterwards (on_connect_error: before the first connect).
     reactor::Reactor& reactor;
-    const net::SocketAddr addr;
+    const std::string host_name;                 // as given, or the IP's text
+    const std::uint16_t port;
+    const std::vector<net::SocketAddr> fixed;    // empty: resolve host_name
+    const net::SocketAddr addr;                  // remote_addr()
     const TcpClientOptions options;
     Metrics metrics;
     OnConnectErrorCallback on_connect_error;
     ConnectionHost host;  // after options and metrics; shares the client's handlers
+    // Thread-safe; shut down by stop(), from any thread, so that no answer reaches the
+    // reactor afterwards. Present for a host name only.
+    std::optional<reactor::Resolver> resolver;
 
     // Loop thread.
     State state = State::idle;
+    std::uint64_t resolve_generation = 0;      // bumped when an attempt is abandoned
+    std::vector<net::SocketAddr> candidates;   // this attempt's addresses
+    std::size_t next_candidate = 0;
+    std::optional<net::SocketAddr> trying;     // the address of `connecting`
     net::TcpStream connecting;         // the attempt in flight (state connecting)
     reactor::RegistrationId registration{};
     reactor::TimerId timer{};          // connect timeout (connecting) or backoff wait
@@ -96,22 +122,67 @@ void TcpClient::Impl::connect_in_loop() {
 }
 
 void TcpClient::Impl::attempt() {
-    state = State::connecting;
     attempts.fetch_add(1, std::memory_order_relaxed);
-    auto stream = net::TcpStream::connect(addr);
-    if (!stream) {
-        fail(stream.error());
+    if (!fixed.empty()) {
+        try_addresses(fixed);
         return;
     }
-    connecting = std::move(*stream);
-    auto id = reactor.register_in_loop(connecting, Interest::WRITABLE, *this);
-    if (!id) {
-        connecting = net::TcpStream();
-        fail(id.error());
+    state = State::resolving;
+    const std::uint64_t generation = ++resolve_generation;
+    // A weak_ptr: the answer may be destroyed on the resolver's thread (resolver.hpp),
+    // which must not free the client's state.
+    auto asked = resolver->resolve_async(
+        reactor, host_name, port,
+        [weak = weak_from_this(), generation](Result<std::vector<net::SocketAddr>> addrs) {
+            if (auto self = weak.lock()) self->on_resolved(generation, std::move(addrs));
+        });
+    if (!asked) fail(asked.error());
+}
+
+void TcpClient::Impl::on_resolved(std::uint64_t generation, Result<std::vector<net::SocketAddr>> addrs) {
+    if (state != State::resolving || generation != resolve_generation) return;  // abandoned since
+    if (!addrs) {
+        fail(addrs.error());
         return;
     }
-    registration = *id;
-    timer = reactor.run_after_in_loop(options.connect_timeout, [this] { on_connect_timeout(); });
+    try_addresses(std::move(*addrs));
+}
+
+void TcpClient::Impl::try_addresses(std::vector<net::SocketAddr> addrs) {
+    state = State::connecting;
+    candidates = std::move(addrs);
+    next_candidate = 0;
+    try_next(std::make_error_code(std::errc::address_not_available));  // only for an empty list
+}
+
+// Starts a connect to the next address that gets that far; fails the attempt with the
+// last error when none is left.
+void TcpClient::Impl::try_next(std::error_code last) {
+    while (next_candidate < candidates.size()) {
+        trying = candidates[next_candidate++];
+        auto stream = net::TcpStream::connect(*trying);
+        if (!stream) {
+            last = stream.error();
+            continue;
+        }
+        connecting = std::move(*stream);
+        auto id = reactor.register_in_loop(connecting, Interest::WRITABLE, *this);
+        if (!id) {
+            connecting = net::TcpStream();
+            last = id.error();
+            continue;
+        }
+        registration = *id;
+        timer = reactor.run_after_in_loop(options.connect_timeout, [this] { on_connect_timeout(); });
+        return;
+    }
+    fail(last);
+}
+
+// The address in flight failed: close it and go on with the next.
+void TcpClient::Impl::next_address(std::error_code ec) {
+    close_attempt_socket();
+    try_next(ec);
 }
 
 // mio's recipe (tcp_stream.hpp): take_error, then peer_addr; ENOTCONN is spurious.
@@ -119,27 +190,27 @@ void TcpClient::Impl::on_event(const Event&) {
     if (state != State::connecting) return;
     auto err = connecting.take_error();
     if (!err) {
-        fail(err.error());
+        next_address(err.error());
         return;
     }
     if (*err) {
-        fail(**err);
+        next_address(**err);
         return;
     }
     auto peer = connecting.peer_addr();
     if (peer) {
         established();
     } else if (peer.error() != std::errc::not_connected) {
-        fail(peer.error());
+        next_address(peer.error());
     }
 }
 
 void TcpClient::Impl::on_connect_timeout() {
     timer = {};
-    if (state == State::connecting) fail(std::make_error_code(std::errc::timed_out));
+    if (state == State::connecting) next_address(std::make_error_code(std::errc::timed_out));
 }
 
-void TcpClient::Impl::abandon_attempt() noexcept {
+void TcpClient::Impl::close_attempt_socket() noexcept {
     reactor.cancel_timer_in_loop(timer);
     timer = {};
     if (connecting.fd() >= 0) {
@@ -148,12 +219,21 @@ void TcpClient::Impl::abandon_attempt() noexcept {
     }
 }
 
+void TcpClient::Impl::abandon_attempt() noexcept {
+    close_attempt_socket();
+    ++resolve_generation;  // an answer still on its way is ignored
+    candidates.clear();
+    next_candidate = 0;
+}
+
 void TcpClient::Impl::established() {
     reactor.cancel_timer_in_loop(timer);
     timer = {};
     (void)reactor.deregister_in_loop(connecting, registration);
     net::TcpStream stream = std::move(connecting);
     connecting = net::TcpStream();
+    trying.reset();
+    candidates.clear();
     if (options.nodelay) (void)stream.set_nodelay(true);
     state = State::connected;
     failures = 0;
@@ -168,9 +248,11 @@ void TcpClient::Impl::established() {
 }
 
 void TcpClient::Impl::fail(std::error_code ec) {
+    const bool resolved = state != State::resolving;
     abandon_attempt();
     ++failures;
-    ConnectError e{ec, failures, std::nullopt};
+    ConnectError e{ec, failures, std::nullopt, resolved ? trying : std::nullopt};
+    trying.reset();
     if (options.max_attempts == 0 || failures < options.max_attempts) {
         const auto wait = backoff(failures);
         e.retry_in = wait;
@@ -231,6 +313,7 @@ void TcpClient::Impl::disconnect_in_loop() {
 void TcpClient::Impl::stop_in_loop() {
     assert(reactor.is_in_loop_thread());
     if (state == State::stopped) return;
+    if (resolver) resolver->shutdown();
     state = State::stopped;
     stopped.store(true, std::memory_order_release);
     abandon_attempt();
@@ -263,6 +346,7 @@ void TcpClient::Impl::stop_detached() {
             stderr);
         std::abort();
     }
+    if (resolver) resolver->shutdown();
     state = State::stopped;
     stopped.store(true, std::memory_order_release);
     connecting = net::TcpStream();  // closing the fd removes it from the dead epoll set
@@ -274,8 +358,32 @@ void TcpClient::Impl::stop_detached() {
 
 Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::Reactor& reactor, const net::SocketAddr& addr,
                                                      TcpClientOptions options) {
+    return create(reactor, std::vector<net::SocketAddr>{addr}, std::move(options));
+}
+
+Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::Reactor& reactor, std::vector<net::SocketAddr> addrs,
+                                                     TcpClientOptions options) {
+    if (addrs.empty()) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+    const net::SocketAddr& first = addrs.front();
+    std::string ip = first.is_ipv4() ? first.ipv4().to_string() : first.ipv6().to_string();
+    const std::uint16_t port = first.port();
     std::unique_ptr<TcpClient> client(new TcpClient());
-    client->impl_ = std::make_shared<Impl>(reactor, addr, std::move(options), client->handlers());
+    client->impl_ =
+        std::make_shared<Impl>(reactor, std::move(ip), port, std::move(addrs), std::move(options), client->handlers());
+    return client;
+}
+
+Result<std::unique_ptr<TcpClient>> TcpClient::create(reactor::Reactor& reactor, std::string host, std::uint16_t port,
+                                                     TcpClientOptions options) {
+    std::vector<net::SocketAddr> fixed;
+    if (auto numeric = net::resolve_numeric(host, port)) {
+        fixed = std::move(*numeric);  // never changes: no resolver needed
+    } else if (numeric.error() != net::ResolveErrc::host_not_found) {
+        return std::unexpected(numeric.error());  // empty, or a NUL byte
+    }
+    std::unique_ptr<TcpClient> client(new TcpClient());
+    client->impl_ = std::make_shared<Impl>(reactor, std::move(host), port, std::move(fixed), std::move(options),
+                                           client->handlers());
     return client;
 }
 
@@ -306,6 +414,8 @@ void TcpClient::disconnect() {
 }
 
 Result<void> TcpClient::stop() {
+    // First, from whatever thread: no answer reaches the reactor after this.
+    if (impl_->resolver) impl_->resolver->shutdown();
     reactor::Reactor& r = impl_->reactor;
     if (r.is_in_loop_thread()) {
         impl_->stop_in_loop();
@@ -368,6 +478,7 @@ ConnectionRef TcpClient::connection() const {
 
 std::uint64_t TcpClient::attempts() const noexcept { return impl_->attempts.load(std::memory_order_relaxed); }
 const net::SocketAddr& TcpClient::remote_addr() const noexcept { return impl_->addr; }
+const std::string& TcpClient::remote_host() const noexcept { return impl_->host_name; }
 reactor::Reactor& TcpClient::reactor() const noexcept { return impl_->reactor; }
 Metrics& TcpClient::metrics() noexcept { return impl_->metrics; }
 

@@ -1,28 +1,42 @@
 // pollux/framework/tcp_client.hpp — public.
 //
-// A `TcpClient` connects to one server address from one reactor and runs the same
-// handlers as TcpServer (callbacks.hpp) on the connection it makes:
+// A `TcpClient` connects to one server from one reactor and runs the same handlers as
+// TcpServer (callbacks.hpp) on the connection it makes:
 //
 //     auto reactor = reactor::Reactor::create().value();
-//     auto client = TcpClient::create(*reactor, addr, {.max_attempts = 5}).value();
+//     auto client = TcpClient::create(*reactor, "localhost", 9000, {.max_attempts = 5}).value();
 //     client->on_open([](Connection& conn) { conn.send("hello\n"); });
 //     client->on_data([](Connection& conn, Buffer& in) { ...; in.consume_all(); });
 //     client->on_connect_error([](const ConnectError& e) { log(e.error, e.retry_in); });
 //     reactor->start();
 //     client->connect();
 //
+// The server. One address (`create(reactor, addr)`), a list of addresses to try in
+// order, or a host and a port (`create(reactor, "localhost", 9000)`). A numeric host
+// ("127.0.0.1", "::1") is parsed at create. A name is resolved again at the start of
+// every attempt, by a reactor::Resolver the client owns (resolver.hpp): getaddrinfo runs
+// on the resolver's thread, never on the reactor, and the client's reactor gets the
+// answer. A failed resolution fails the attempt with its error (e.g.
+// net::ResolveErrc::host_not_found, "Name or service not known").
+//
 // Connecting (the connector, on the reactor thread):
 //
-//     connect() --> attempt: TcpStream::connect, register WRITABLE, arm connect_timeout
-//                     | writable, take_error() empty, peer_addr() ok
-//                     v                                   error / timeout
-//                  Connection (on_open ...)        on_connect_error({ec, n, retry_in})
+//     connect() --> attempt: [resolve the name] --> the addresses, in order:
+//                     TcpStream::connect, register WRITABLE, arm connect_timeout
+//                     | writable, take_error() empty,    | error / timeout:
+//                     | peer_addr() ok                   | the next address
+//                     v                                  v   all failed, or resolution failed
+//                  Connection (on_open ...)        on_connect_error({ec, n, retry_in, address})
 //                     | closed (any reason)               | retry_in: backoff timer
 //                     v                                   v   nullopt: gave up (idle)
 //           reconnect? wait backoff(1)  ---------->  next attempt
 //
-//   * connect_timeout bounds one attempt (std::errc::timed_out). A refused or failed
-//     attempt reports the socket error (ECONNREFUSED, ENETUNREACH, ...).
+//   * One attempt tries every address once, in order (getaddrinfo's order for a name).
+//     An address that fails (refused, unreachable, connect_timeout) moves on to the
+//     next; the attempt fails when the last one has, with the last address's error.
+//   * connect_timeout bounds each address (std::errc::timed_out); the resolution of a
+//     name is bounded by the system resolver's own timeouts (resolv.conf). A refused or
+//     failed address reports the socket error (ECONNREFUSED, ENETUNREACH, ...).
 //   * Backoff: attempt n (1-based) that failed waits d = min(initial_backoff *
 //     2^(n-1), max_backoff) before attempt n+1; with `jitter` (the default) a uniform
 //     value in [d/2, d] ("equal jitter": spreads a crowd of clients, never waits more
@@ -43,10 +57,11 @@
 // from any thread: they post to the reactor (connect/disconnect return at once).
 // Every callback runs on the reactor thread.
 //   connect()     starts connecting if idle; no-op while connecting or connected.
-//   disconnect()  cancels a pending attempt or backoff, closes the connection
-//                 gracefully (CloseReason::local_close), no reconnect. connect() may
-//                 follow.
-//   stop()        final: cancels everything and aborts the connection (a reset;
+//   disconnect()  cancels a pending attempt (a resolution in progress too: its
+//                 answer is ignored) or backoff, closes the connection gracefully
+//                 (CloseReason::local_close), no reconnect. connect() may follow.
+//   stop()        final: cancels everything (a resolution in progress is dropped
+//                 at once, from any thread) and aborts the connection (a reset;
 //                 on_close with CloseReason::local_close follows in the reactor's
 //                 deferred phase, after the current callback). Blocks until the
 //                 reactor has done it (inline on the reactor thread) and, from another
@@ -77,7 +92,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <system_error>
+#include <vector>
 
 #include "pollux/core/result.hpp"
 #include "pollux/framework/callbacks.hpp"
@@ -110,10 +127,13 @@ struct TcpClientOptions {
 
 // One failed attempt, as on_connect_error sees it.
 struct ConnectError {
-    std::error_code error;      // ECONNREFUSED, std::errc::timed_out, ...
+    // ECONNREFUSED, std::errc::timed_out, net::ResolveErrc::host_not_found, ...
+    std::error_code error;
     std::uint32_t attempt = 0;  // 1-based, since connect() or the last established connection
     // The wait before the next attempt; nullopt: max_attempts reached, the client gave up.
     std::optional<std::chrono::milliseconds> retry_in;
+    // The last address tried; nullopt when the name did not resolve.
+    std::optional<net::SocketAddr> address;
 };
 using OnConnectErrorCallback = std::function<void(const ConnectError&)>;
 
@@ -121,6 +141,14 @@ class TcpClient : public HandlerSetup {
 public:
     // A client on `reactor` (started or not). Nothing is connected until connect().
     static Result<std::unique_ptr<TcpClient>> create(reactor::Reactor& reactor, const net::SocketAddr& addr,
+                                                     TcpClientOptions options = {});
+    // The same with addresses tried in order on each attempt (std::errc::invalid_argument
+    // if empty).
+    static Result<std::unique_ptr<TcpClient>> create(reactor::Reactor& reactor, std::vector<net::SocketAddr> addrs,
+                                                     TcpClientOptions options = {});
+    // By host name or numeric host (resolved on every attempt, see "The server").
+    // std::errc::invalid_argument for an empty host or one with a NUL byte.
+    static Result<std::unique_ptr<TcpClient>> create(reactor::Reactor& reactor, std::string host, std::uint16_t port,
                                                      TcpClientOptions options = {});
     // The same on reactor `index` of `pool` (std::errc::invalid_argument if out of range).
     static Result<std::unique_ptr<TcpClient>> create(reactor::ReactorPool& pool, const net::SocketAddr& addr,
@@ -145,7 +173,12 @@ public:
     ConnectionRef connection() const;
     // Attempts started since create().
     std::uint64_t attempts() const noexcept;
+    // The address given to create(); the first of the list; for a host name, the
+    // unspecified address with the port (which address answered: the connection's
+    // peer address).
     const net::SocketAddr& remote_addr() const noexcept;
+    // The host given to create(), or the text of remote_addr()'s IP.
+    const std::string& remote_host() const noexcept;
     reactor::Reactor& reactor() const noexcept;
     // One block (the client's reactor); metrics.hpp.
     Metrics& metrics() noexcept;
