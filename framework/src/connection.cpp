@@ -524,6 +524,8 @@ void Connection::finish(CloseReason reason, Ending ending) {
     output_.clear();
     input_.release();
     metrics_->record_close(reason);
+    if (reason == CloseReason::limit) [[unlikely]]
+        host_->log_limit_close_in_loop(*this, ending == Ending::abortive, dropped);
     fd_ = -1;
     std::visit([](auto& s) { s = std::decay_t<decltype(s)>{}; }, stream_);  // closes the fd
     if (opened_) host_->retire_in_loop(*this);  // on_close follows in the deferred phase

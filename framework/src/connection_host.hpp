@@ -29,6 +29,7 @@
 #include <memory>
 #include <vector>
 
+#include "pollux/core/log.hpp"
 #include "pollux/framework/buffer_pool.hpp"
 #include "pollux/framework/callbacks.hpp"
 #include "pollux/framework/connection.hpp"
@@ -147,6 +148,13 @@ public:
     // burst (BufferPool::decay).
     void maintain_in_loop() noexcept { pool_.decay(); }
 
+    // Connection::finish with CloseReason::limit, before the fd is closed: one warning
+    // (log.hpp) naming the peer and the limit, at most one line per second per reactor;
+    // the next line counts the closes it did not report. `output_cap`: a send past
+    // max_output (`dropped` queued bytes went with a reset); otherwise input past
+    // max_input.
+    void log_limit_close_in_loop(const Connection& conn, bool output_cap, std::size_t dropped) noexcept;
+
 private:
     struct Slot {
         Connection* conn = nullptr;
@@ -171,6 +179,7 @@ private:
     std::vector<Connection*> settling_;  // the batch settle_in_loop is working on
     std::size_t live_ = 0;
     bool settle_scheduled_ = false;
+    LogRateLimit limit_log_;             // log_limit_close_in_loop
     std::shared_ptr<detail::HostAnchor> anchor_;
 };
 

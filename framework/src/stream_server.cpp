@@ -10,10 +10,13 @@
 #include "pollux/framework/stream_server.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "connection_host.hpp"
+#include "pollux/core/log.hpp"
 #include "loop_metrics.hpp"
 #include "signal_wait.hpp"
 
@@ -25,6 +28,15 @@ struct StreamServer<Listener>::Impl {
     std::vector<std::unique_ptr<ConnectionHost>> hosts;
     LoopMetrics loop_metrics;
     std::uint64_t emfile_seen = 0;  // acceptor reactor's thread: EMFILE events booked
+    // Per reactor, written on its thread during stop (the stop hook, then each close),
+    // read by the stopping thread after the loops joined: when the grace (and not
+    // linger_timeout) bounds the graceful closes, the connections still closing at its
+    // end are the ones the grace cut.
+    struct GraceWatch {
+        std::optional<reactor::ReactorPool::Clock::time_point> end;
+        std::size_t closed_at_end = 0;
+    };
+    std::vector<GraceWatch> grace;
 };
 
 template <class Listener>
@@ -44,14 +56,21 @@ Result<std::unique_ptr<StreamServer<Listener>>> StreamServer<Listener>::bind(con
         host->set_on_closed([s, i] {
             s->open_.fetch_sub(1, std::memory_order_relaxed);
             s->pool_->connection_closed(i);
+            auto& watch = s->impl_->grace[i];
+            if (watch.end && reactor::ReactorPool::Clock::now() >= *watch.end) [[unlikely]] ++watch.closed_at_end;
         });
         s->impl_->hosts.push_back(std::move(host));
     }
+    s->impl_->grace.resize(p.size());
 
     p.on_stop([s](reactor::Reactor& r, reactor::ReactorPool::Clock::time_point deadline) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - reactor::ReactorPool::Clock::now());
+        const auto now = reactor::ReactorPool::Clock::now();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
         const auto linger = std::min(left, s->options_.connection.linger_timeout);
+        // The linger timers fire at now + linger (never early, up to a tick before the
+        // deadline itself): a close from then on was cut by the grace.
+        if (left <= s->options_.connection.linger_timeout)
+            s->impl_->grace[r.index()].end = now + linger - std::chrono::milliseconds(1);
         s->impl_->hosts[r.index()]->close_all_in_loop(CloseReason::server_stop, linger);
     });
 
@@ -147,6 +166,18 @@ Result<void> StreamServer<Listener>::stop(std::chrono::milliseconds grace) {
     stop_result_ = pool_->stop(grace);  // the stop hook: graceful close, bounded by grace
     // The loops have exited and this thread now counts as their loop thread: close what
     // is left (output dropped with a reset, on_close(server_stop) runs here) and free it.
+    // Cut by the grace: closed by their linger timers at its end, or still open now.
+    std::size_t cut = 0;
+    for (auto& host : impl_->hosts) cut += host->size_in_loop();
+    for (const auto& watch : impl_->grace) cut += watch.closed_at_end;
+    if (cut != 0) {
+        log_lazy(LogLevel::warn, [&] {
+            return "stop: the grace of " + std::to_string(grace.count()) + " ms ran out with " + std::to_string(cut) +
+                   (cut == 1 ? " connection" : " connections") + " still closing on " +
+                   (acceptor_ != nullptr ? acceptor_->local_addr().to_string() : std::string("the server")) +
+                   "; they were closed, output still queued dropped with a reset";
+        });
+    }
     for (auto& host : impl_->hosts) host->abort_all_in_loop(CloseReason::server_stop);
     return stop_result_;
 }

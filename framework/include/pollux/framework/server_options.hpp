@@ -32,6 +32,8 @@ struct ConnectionOptions {
     // deadline (Connection::set_deadline).
     std::chrono::milliseconds idle_timeout{60'000};
     // Unconsumed input above this closes the connection with CloseReason::limit.
+    // Closes for either limit are logged as warnings (pollux/core/log.hpp), at most one
+    // line per second per reactor, the next line counting those it did not report.
     std::size_t max_input = 1024 * 1024;
     // Output queue size at which on_high_water fires (once per crossing). Zero: never.
     std::size_t high_water_mark = 1024 * 1024;

@@ -41,7 +41,9 @@
 //                        closed or `grace` has passed, then closes whatever is left:
 //                        queued output is dropped with a reset (metrics:
 //                        output_dropped), on_close(server_stop) runs on the thread
-//                        calling stop. Returns within grace + about one loop round
+//                        calling stop. When the grace ran out, a warning says how
+//                        many connections it cut (pollux/core/log.hpp). Returns
+//                        within grace + about one loop round
 //                        whatever the peers do. Idempotent and safe from several
 //                        threads at once (the later callers wait for the first and get
 //                        its result); the destructor calls it.
