@@ -134,6 +134,7 @@ public:
         const std::span<const std::byte> r = readable();
         if (from > r.size()) return std::nullopt;
         if (needle.empty()) return from;
+        if (needle.size() > r.size() - from) return std::nullopt;  // also: no storage (null data)
         const void* hit = ::memmem(r.data() + from, r.size() - from, needle.data(), needle.size());
         if (hit == nullptr) return std::nullopt;
         return static_cast<std::size_t>(static_cast<const std::byte*>(hit) - r.data());
