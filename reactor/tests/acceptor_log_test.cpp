@@ -92,10 +92,14 @@ int run_pause_log_scenario() {
     Acceptor& acceptor = **acceptor_or;
     const net::SocketAddr addr = acceptor.local_addr();
 
-    net::TcpStream first = high_client_socket(), second = high_client_socket();
-    if (first.fd() < 0 || second.fd() < 0) return fail("client sockets");
-    // The log line calls error_code::message() (a virtual call UBSan's vptr check must
-    // have seen before fds run out: see acceptor_emfile_test.cpp).
+    net::TcpStream first = high_client_socket(), second = high_client_socket(), warm = high_client_socket();
+    if (first.fd() < 0 || second.fd() < 0 || warm.fd() < 0) return fail("client sockets");
+    // UBSan's vptr check validates an unseen (object, type) pair with a pipe(2), which
+    // fails once fds run out (acceptor_emfile_test.cpp). So, while fds are plentiful:
+    // one accepted connection (the listener's on_event), and the log line's
+    // error_code::message().
+    if (!start_connect(warm, addr) || !test::wait_until([&] { return delivered.load() == 1; }, 5s))
+        return fail("warm-up connection");
     if (errno_code(EMFILE).message().empty() || is_would_block(errno_code(EMFILE))) return fail("warm-up");
 
     ::rlimit saved{};
