@@ -6,10 +6,11 @@
 #   a bad value         exit 2, "PROGRAM: FLAG: ..." on stderr, naming the flag and range
 #   a busy port         (servers) exit 1, "PROGRAM: ADDR:PORT: Address already in use"
 #
-# plus what each program adds (echo_server: IPv6, each --balance mode, the positional port
-# over --listen's). HOLDER is a server that prints "listening on ADDR" and binds without
-# SO_REUSEPORT; the script starts it on a free port to make that port busy. Every run is
-# bounded (timeout 10 s, server start 10 s, server stop 10 s); nothing is skipped.
+# plus what each program adds (echo_server: IPv6, 0.0.0.0, each --balance mode, the
+# positional port over --listen's). HOLDER is a server that prints "listening on ADDR"
+# and binds without SO_REUSEPORT; the script starts it on a free port to make that port
+# busy. Every run is bounded (timeout 10 s, server start 10 s, server stop 10 s); nothing
+# is skipped.
 set -u
 name=$1 bin=$2 holder=$3
 work=$(mktemp -d)
@@ -133,6 +134,9 @@ serve() {
   start "$log" "$bin" "$@" || return 1
   local host=$addr
   host=${host#[}; host=${host%]}
+  # A wildcard address is reached over loopback.
+  [ "$host" = 0.0.0.0 ] && host=127.0.0.1
+  [ "$host" = :: ] && host=::1
   echo_line "$host" "$port" || { stop "$pid"; return 1; }
   stop "$pid"
   [ "$rc" -eq 0 ] || { fail "$*: exit $rc after SIGTERM, want 0"; cat "$log"; return 1; }
@@ -171,6 +175,9 @@ case $name in
         grep -q '^pollux_' "$log" || fail "--balance $mode: no metrics dump"
       fi
     done
+    if serve any --listen 0.0.0.0:0 --reactors 1; then
+      grep -q '^listening on 0\.0\.0\.0:[0-9]*$' "$log" || fail "--listen 0.0.0.0:0: no 'listening on 0.0.0.0:PORT'"
+    fi
     # A positional port replaces --listen's port (1 would need root).
     if serve positional --listen 127.0.0.1:1 0 1; then
       grep -q '^listening on 127\.0\.0\.1:[0-9]*$' "$log" || fail "positional port: no 'listening on 127.0.0.1:PORT'"
