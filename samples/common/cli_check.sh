@@ -5,6 +5,7 @@
 #   --help, -h          exit 0, "Usage: PROGRAM" on stdout
 #   a bad value         exit 2, "PROGRAM: FLAG: ..." on stderr, naming the flag and range
 #   a busy port         (servers) exit 1, "PROGRAM: ADDR:PORT: Address already in use"
+#                       (unix_echo: "PROGRAM: PATH: ..." for a live or stale socket file)
 #
 # plus what each program adds (echo_server: IPv6, 0.0.0.0, each --balance mode, the
 # positional port over --listen's). HOLDER is a server that prints "listening on ADDR"
@@ -253,6 +254,55 @@ case $name in
       stop "$pid"
       if [[ "$reply" == *"Hello, World!" ]] && [ "$rc" -eq 0 ]; then ok "--listen [::1]:0 --pin -> served /plaintext, stopped"
       else fail "--listen [::1]:0: reply '${reply:0:40}', exit $rc"; fi
+    fi
+    ;;
+  unix_echo)
+    sock=$work/echo.sock
+    usage_error --path "" --reactors 1
+    usage_error --mode 0..0777 --path "$sock" --mode 999
+    usage_error --mode 0..0777 --path "$sock" --mode 1777
+    usage_error --mode 0..0777 --path "$sock" --mode rw
+    usage_error --reactors 1..1024 --path "$sock" --reactors 0
+    usage_error --high-water 1..1073741824 --path "$sock" --high-water 0
+    run_error "$name: $work/no/such/dir.sock: No such file or directory" --path "$work/no/such/dir.sock"
+    # start_unix LOG ARGS...: like start, for "listening on PATH".
+    start_unix() {
+      local log=$1; shift
+      "$bin" "$@" >"$log" 2>&1 </dev/null &
+      pid=$!
+      servers+=("$pid")
+      for _ in $(seq 200); do
+        grep -qx "listening on $sock" "$log" && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+      done
+      fail "$*: printed no 'listening on $sock'"; cat "$log"
+      return 1
+    }
+    unix_line() { [ "$(printf 'pollux\n' | timeout 10 socat -t 5 - "UNIX-CONNECT:$sock")" = pollux ]; }
+    command -v socat >/dev/null || fail "socat is not installed (bash scripts/setup)"
+    checks=$((checks + 1))
+    if start_unix "$work/unix.log" --path "$sock" --reactors 2; then
+      live=$pid
+      # A live socket is never taken over, not even with --replace-stale.
+      run_error "$name: $sock: Address already in use" --path "$sock"
+      run_error "$name: $sock: Address already in use" --path "$sock" --replace-stale
+      unix_line || fail "no echo from the first server after the refused binds"
+      [ "$(stat -c %a "$sock")" = 600 ] || fail "mode $(stat -c %a "$sock"), want 600"
+      stop "$live"
+      if [ "$rc" -eq 0 ] && [ ! -e "$sock" ]; then ok "--path: served, refused a second bind, mode 600, stopped, file removed"
+      else fail "--path: exit $rc after SIGTERM, file left: $(ls "$sock" 2>&1)"; fi
+    fi
+    # A stale file (its server was killed) is refused, then replaced with --replace-stale.
+    checks=$((checks + 1))
+    if start_unix "$work/unix.log" --path "$sock" --reactors 1 --mode 660; then
+      kill -KILL "$pid"; wait "$pid" 2>/dev/null
+      run_error "$name: $sock: Address already in use" --path "$sock"
+      if start_unix "$work/unix2.log" --path "$sock" --reactors 1 --replace-stale; then
+        unix_line || fail "--replace-stale: no echo"
+        stop "$pid"
+        [ "$rc" -eq 0 ] && ok "--replace-stale: the stale file was replaced, served, stopped" || fail "--replace-stale: exit $rc"
+      fi
     fi
     ;;
   *)
