@@ -10,8 +10,8 @@
 # plus what each program adds (echo_server: IPv6, 0.0.0.0, each --balance mode, the
 # positional port over --listen's). HOLDER is a server that prints "listening on ADDR"
 # and binds without SO_REUSEPORT; the script starts it on a free port to make that port
-# busy. Every run is bounded (timeout 10 s, server start 10 s, server stop 10 s); nothing
-# is skipped.
+# busy (udp_echo's own sockets set SO_REUSEPORT: socat holds its port instead). Every run
+# is bounded (timeout 10 s, server start 10 s, server stop 10 s); nothing is skipped.
 set -u
 name=$1 bin=$2 holder=$3
 work=$(mktemp -d)
@@ -303,6 +303,54 @@ case $name in
         stop "$pid"
         [ "$rc" -eq 0 ] && ok "--replace-stale: the stale file was replaced, served, stopped" || fail "--replace-stale: exit $rc"
       fi
+    fi
+    ;;
+  udp_echo)
+    usage_error --listen IPV4:PORT --listen localhost:9000
+    usage_error --listen 0..65535 --listen 127.0.0.1:65536
+    usage_error --reactors 1..1024 --reactors 0
+    usage_error --batch 1..64 --batch 65
+    usage_error --recv-buffer 0..1073741824 --recv-buffer -1
+    command -v socat >/dev/null || fail "socat is not installed (bash scripts/setup)"
+    command -v ss >/dev/null || fail "ss is not installed (bash scripts/setup)"
+    # A busy port: UdpServer's sockets set SO_REUSEPORT, so the holder must not. Find a
+    # free port (the program itself on port 0), then hold it with socat.
+    if start "$work/free.log" "$bin" --listen 127.0.0.1:0 --reactors 1; then
+      held=$port
+      stop "$pid"
+      socat -u "UDP4-RECV:$held,bind=127.0.0.1" - >/dev/null 2>&1 </dev/null &
+      holder_pid=$!
+      servers+=("$holder_pid")
+      for _ in $(seq 200); do [ -n "$(ss -Hunl "sport = :$held")" ] && break; sleep 0.05; done
+      run_error "$name: 127.0.0.1:$held: Address already in use" --listen "127.0.0.1:$held" --reactors 2
+      kill "$holder_pid"; wait "$holder_pid" 2>/dev/null
+    fi
+    for listen in '[::1]:0' 0.0.0.0:0; do
+      checks=$((checks + 1))
+      if start "$work/udp.log" "$bin" --listen "$listen" --reactors 2; then
+        host=${addr#[}; host=${host%]}; [ "$host" = 0.0.0.0 ] && host=127.0.0.1
+        [[ "$host" == *:* ]] && target="UDP6:[$host]:$port" || target="UDP4:$host:$port"
+        reply=$(printf 'pollux\n' | timeout 10 socat -t 2 - "$target")
+        stop "$pid"
+        if [ "$reply" = pollux ] && [ "$rc" -eq 0 ]; then ok "--listen $listen -> listening on $addr:$port, echoed, stopped"
+        else fail "--listen $listen: reply '$reply', exit $rc"; cat "$work/udp.log"; fi
+      fi
+    done
+    ;;
+  udp_echo_client)
+    usage_error --server "" --count 1
+    usage_error --server IPV4:PORT --server localhost:9000
+    usage_error --count 1..100000000 --server 127.0.0.1:9 --count 0
+    usage_error --size 0..65527 --server 127.0.0.1:9 --size 70000
+    usage_error --window 1..4096 --server 127.0.0.1:9 --window 0
+    usage_error --max-loss 0..100 --server 127.0.0.1:9 --max-loss 101
+    # Against udp_echo (the holder): exit 0; once it has stopped, the port refuses.
+    if start "$work/holder.log" "$holder" --listen 127.0.0.1:0 --reactors 1; then
+      run --server "127.0.0.1:$port" --count 100
+      if [ "$rc" -eq 0 ] && grep -q '^sent 100, received 100, lost 0 ' "$work/out"; then ok "--count 100 -> $(cat "$work/out")"
+      else fail "--count 100 against udp_echo: exit $rc: $(cat "$work/out" "$work/err")"; fi
+      stop "$pid"
+      run_error "$name: 127.0.0.1:$port: Connection refused" --server "127.0.0.1:$port" --count 3
     fi
     ;;
   *)
