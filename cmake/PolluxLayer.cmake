@@ -3,7 +3,8 @@
 # One layer = one library target pollux_<layer> (alias and export name pollux::<layer>)
 # built from <layer>/src/*.cpp, public headers in <layer>/include/pollux/<layer>/,
 # internal headers in <layer>/src/. Also:
-#   * a header self-containment check: every public header compiles on its own;
+#   * with POLLUX_HEADER_CHECKS, a header self-containment check: every public header
+#     compiles on its own;
 #   * <layer>_tests from <layer>/tests/*_test.cpp (GoogleTest, discovered into ctest);
 #   * <layer>_long_tests from <layer>/tests/long_*_test.cpp, labelled `long` (CI skips).
 
@@ -39,6 +40,9 @@ function(pollux_add_layer layer)
 
   # Every public header compiles on its own (Seastar's checkheaders).
   set(checks "")
+  if(NOT POLLUX_HEADER_CHECKS)
+    set(headers "")
+  endif()
   foreach(h ${headers})
     get_filename_component(name ${h} NAME_WE)
     set(tu ${CMAKE_CURRENT_BINARY_DIR}/header_check/${name}.cpp)
