@@ -353,6 +353,17 @@ case $name in
       run_error "$name: 127.0.0.1:$port: Connection refused" --server "127.0.0.1:$port" --count 3
     fi
     ;;
+  chat_server)
+    usage_error --listen IPV4:PORT --listen localhost:9004
+    usage_error --reactors 1..1024 --reactors 0
+    usage_error --max-queue 4096..1073741824 --max-queue 100
+    usage_error --max-line 1..1048576 --max-line 0
+    usage_error --idle-timeout-ms 0..86400000 --idle-timeout-ms -1
+    busy_port --listen 127.0.0.1:0 --reactors 1 -- 127.0.0.1 --listen 127.0.0.1:PORT --reactors 1
+    # A lone client gets its own line back (every line goes to everyone, the sender too).
+    serve v4 --listen 127.0.0.1:0 --reactors 2
+    serve v6 --listen '[::1]:0' --reactors 1
+    ;;
   *)
     fail "no checks for this program in cli_check.sh"
     ;;
