@@ -306,8 +306,8 @@ TEST(OutputQueue, partial_writev_over_a_socketpair_delivers_every_byte_in_order)
     EXPECT_EQ(got, all);
 }
 
-// The requirement: echo-like append + gather + consume of fixed-size messages
-// allocates nothing once the pool is warm.
+// The output side of "no allocation per message": echo-like append + gather + consume
+// of fixed-size messages allocates nothing once the pool is warm.
 TEST(OutputQueue, steady_state_append_gather_consume_allocates_nothing) {
     BufferPool pool(4096);
     OutputQueue q(&pool);

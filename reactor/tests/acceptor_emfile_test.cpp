@@ -1,7 +1,7 @@
-// reactor/tests/acceptor_emfile_test.cpp — the EMFILE storm (reliability plan T5,
-// scaled down): under RLIMIT_NOFILE=64 a burst of connects must not make the acceptor
-// spin, an established connection keeps echoing, excess peers see a close rather than
-// a hang, and once fds are free again new connections are accepted within 1 s.
+// reactor/tests/acceptor_emfile_test.cpp — the EMFILE storm: under RLIMIT_NOFILE=64 a
+// burst of connects must not make the acceptor spin, an established connection keeps
+// echoing, excess peers see a close rather than a hang, and once fds are free again new
+// connections are accepted within 1 s.
 //
 // RLIMIT_NOFILE applies to the whole process, so the scenario runs in a fork()ed child,
 // forked before this test creates any thread. The child creates every client socket it

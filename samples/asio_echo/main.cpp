@@ -1,6 +1,5 @@
 // samples/asio_echo — the Boost.Asio echo server pollux is compared with, set up to give
-// Asio its best numbers (docs/benchmarks-echo.md; the fairness checklist of the
-// performance methodology):
+// Asio its best numbers (docs/benchmarks-echo.md, "The programs"):
 //
 //     asio_echo [port] [threads]        (defaults: 9001, one thread per core;
 //                                        port 0..65535, threads 1..1024; --help)
