@@ -31,6 +31,12 @@ ok() { echo "ok: $*"; }
 
 command -v socat >/dev/null || { echo "FAIL: socat is not installed (bash scripts/setup)"; exit 1; }
 
+# A sanitizer build (CI's asan and tsan) holds freed memory back on purpose (quarantine,
+# shadow memory): there the RSS is printed, not bounded, as in the framework's own
+# memory tests.
+sanitized=
+grep -qa -e __asan_init -e __tsan_init "$server" && sanitized=1
+
 rounds=8 per_round=20000 queue=$((256 * 1024))
 rss_kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB$/\1/p" "/proc/$pid/status"; }
 # wait_lines WANT SECONDS: until every reader's output has WANT numbered lines (plus the
@@ -108,7 +114,9 @@ growth=$((peak - base))
 # Bound: the cut client's queue (256 KiB), the readers' queues, each reactor's 64 KiB
 # read scratch and its buffer pool cache (at most 4 MiB), allocator slack.
 bound=$((16 * 1024))
-if [ "$growth" -le "$bound" ]; then
+if [ -n "$sanitized" ]; then
+  ok "server RSS: $base KiB before, peak $peak KiB (+$growth KiB; a sanitizer build, not bounded)"
+elif [ "$growth" -le "$bound" ]; then
   ok "server RSS: $base KiB before, peak $peak KiB (+$growth KiB) while $((offered / 1024 / 1024)) MiB went to the client that never read (bound +$bound KiB)"
 else
   fail "server peak RSS +$growth KiB, bound +$bound KiB"
