@@ -364,6 +364,27 @@ case $name in
     serve v4 --listen 127.0.0.1:0 --reactors 2
     serve v6 --listen '[::1]:0' --reactors 1
     ;;
+  tcp_proxy)  # HOLDER is echo_server: it holds the busy port, and is the upstream
+    usage_error --upstream "" --listen 127.0.0.1:0
+    usage_error --upstream HOST:PORT --upstream 127.0.0.1
+    usage_error --upstream 1..65535 --upstream 127.0.0.1:0
+    usage_error --upstream '[IPV6]:PORT' --upstream ::1:9000
+    usage_error --listen IPV4:PORT --upstream 127.0.0.1:9 --listen localhost:9005
+    usage_error --reactors 1..1024 --upstream 127.0.0.1:9 --reactors 0
+    usage_error --high-water 1..1073741824 --upstream 127.0.0.1:9 --high-water 0
+    usage_error --connect-timeout-ms 1..3600000 --upstream 127.0.0.1:9 --connect-timeout-ms 0
+    run_error "$name: upstream no-such-host.invalid: Name or service not known" --upstream no-such-host.invalid:80
+    busy_port 0 1 -- 127.0.0.1 --listen 127.0.0.1:PORT --upstream 127.0.0.1:9 --reactors 1
+    # A line through the proxy to echo_server: by address, by name (localhost: each of its
+    # addresses in turn), and on IPv6.
+    if start "$work/upstream.log" "$holder" --listen 127.0.0.1:0 --reactors 1; then
+      upstream_pid=$pid upstream_port=$port
+      serve v4 --listen 127.0.0.1:0 --upstream "127.0.0.1:$upstream_port" --reactors 2
+      serve name --listen 127.0.0.1:0 --upstream "localhost:$upstream_port" --reactors 1
+      serve v6 --listen '[::1]:0' --upstream "127.0.0.1:$upstream_port" --reactors 1
+      stop "$upstream_pid"
+    fi
+    ;;
   *)
     fail "no checks for this program in cli_check.sh"
     ;;
