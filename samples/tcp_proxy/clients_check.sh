@@ -36,11 +36,12 @@ for tool in socat iperf3 sha256sum ss dd; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (bash scripts/setup)"; exit 1; }
 done
 
-# free_port: a port nothing listens on now (the kernel's pick, released at once).
+# free_port: a port no TCP socket uses now, below Linux's default ephemeral range
+# (32768-60999), so that no outgoing connection takes it meanwhile.
 free_port() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
   done
   echo 0
@@ -183,17 +184,18 @@ kill "$wpid" 2>/dev/null; wait "$upid" "$wpid" 2>/dev/null
 socat "TCP-LISTEN:$up,bind=127.0.0.1,reuseaddr" SYSTEM:'sleep 20' 2>/dev/null &
 upid=$!; pids+=("$upid")
 wait_listen "$up"
-dd if=/dev/zero bs=64k count=16384 2>"$work/dd.err" | socat -u - "TCP:127.0.0.1:$pport" 2>"$work/c.err" &
+mkfifo "$work/push"
+dd if=/dev/zero of="$work/push" bs=64k count=16384 2>"$work/dd.err" &
+ddpid=$!; pids+=("$ddpid")
+socat -u "OPEN:$work/push,rdonly" "TCP:127.0.0.1:$pport" 2>"$work/c.err" &
 cpid=$!; pids+=("$cpid")
 sleep 3
-ddpid=$(pgrep -n -x dd)
-[ -n "$ddpid" ] && kill -USR1 "$ddpid"; sleep 0.2
+kill -USR1 "$ddpid"; sleep 0.2  # dd prints what it has written so far
 pushed=$(sed -n 's/^\([0-9]*\) bytes.*copied.*/\1/p' "$work/dd.err" | tail -n 1)
 if kill -0 "$cpid" 2>/dev/null; then ok "upstream never reads: the client is blocked, not cut, after pushing ${pushed:-?} bytes in 3 s"
 else fail "upstream never reads: the client ended: $(cat "$work/c.err")"; fi
 peak_a=$(rss_kib VmHWM)
-kill "$cpid" "$upid" 2>/dev/null; wait "$cpid" "$upid" 2>/dev/null
-pkill -x -P $$ dd 2>/dev/null
+kill "$cpid" "$upid" "$ddpid" 2>/dev/null; wait "$cpid" "$upid" "$ddpid" 2>/dev/null
 # The client reads nothing while the upstream sends zeros.
 socat -u OPEN:/dev/zero "TCP-LISTEN:$up,bind=127.0.0.1,reuseaddr" 2>/dev/null &
 upid=$!; pids+=("$upid")
