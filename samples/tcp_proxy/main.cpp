@@ -13,9 +13,10 @@
 // TcpStream registered on the reactor would avoid the client's own connection host, but
 // would need its own output queue, backpressure and honest close, which Connection
 // already has. The cost of the TcpClient route: each pair carries a client with its
-// own host, whose 64 KiB read scratch and buffer pool are the pair's alone (about
-// 70 KiB per pair beyond the buffers; the framework has no way to put an outgoing
-// connection on a server's own host).
+// own connection host, whose 64 KiB read scratch and buffer pool are the pair's alone
+// (the framework has no way to put an outgoing connection on a server's own host). The
+// scratch becomes resident as far as the upstream's reads reach; an idle pair costs
+// about 7.6 KB of RSS (echo_load --idle 1000 through the proxy, 2026-12-03).
 //
 //     client <--> down [TcpServer, reactor i] <--> up [TcpClient, reactor i] <--> upstream
 //

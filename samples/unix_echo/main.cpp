@@ -28,8 +28,7 @@ namespace cli = pollux::samples::cli;
 
 namespace {
 
-// "0600", "600", "0o600" are not all the same to everyone: accept octal digits only,
-// with an optional leading 0, up to 0777.
+// --mode is octal, as chmod takes it: 600 or 0600, at most 0777.
 std::string check_mode(std::string& text) {
     const std::string why = "'" + text + "' is not an octal mode 0..0777";
     if (text.empty() || text.size() > 4) return why;
