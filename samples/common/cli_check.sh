@@ -256,6 +256,28 @@ case $name in
       else fail "--listen [::1]:0: reply '${reply:0:40}', exit $rc"; fi
     fi
     ;;
+  kv_server)
+    usage_error --reactors 1..1024 --reactors 0
+    usage_error --max-bulk-bytes 1..536870912 --max-bulk-bytes 0
+    usage_error --max-args 1..1048576 --max-args 2000000
+    usage_error --balance rr,least,reuseport --balance fastest
+    usage_error --listen IPV4:PORT --listen localhost:6379
+    busy_port --listen 127.0.0.1:0 --reactors 1 -- 127.0.0.1 --listen 127.0.0.1:PORT --reactors 1
+    busy_port --listen '[::1]:0' --reactors 1 -- '[::1]' --listen '[::1]:PORT' --reactors 1
+    # Serving RESP: an inline PING over /dev/tcp, then a clean SIGTERM stop.
+    checks=$((checks + 1))
+    if start "$work/kv.log" "$bin" --listen '[::1]:0' --reactors 2 --pin; then
+      reply=
+      if exec 3<>"/dev/tcp/::1/$port"; then
+        printf 'PING\r\n' >&3
+        reply=$(timeout 10 head -c 7 <&3)
+        exec 3>&-
+      fi
+      stop "$pid"
+      if [ "$(tr -d '\r' <<<"$reply")" = "+PONG" ] && [ "$rc" -eq 0 ]; then ok "--listen [::1]:0 --pin -> +PONG, stopped"
+      else fail "--listen [::1]:0: reply '$reply', exit $rc"; fi
+    fi
+    ;;
   unix_echo)
     sock=$work/echo.sock
     usage_error --path "" --reactors 1
