@@ -354,7 +354,7 @@ void Connection::send_rest(std::span<const std::byte> data, long n) {
         n = pollux::detail::sys_send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     }
     if (output_.would_exceed(data.size(), host_->options().max_output)) {
-        finish(CloseReason::limit, Ending::abortive);  // what was accepted is dropped: reset
+        finish(CloseReason::limit, Ending::output_cap);  // what was accepted is dropped: reset
         return;
     }
     output_.append(data);
@@ -391,7 +391,7 @@ void Connection::send(Buffer&& data) {
     if (data.empty()) return;
     if (output_.would_exceed(data.readable_size(), host_->options().max_output)) {
         data.consume_all();
-        finish(CloseReason::limit, Ending::abortive);
+        finish(CloseReason::limit, Ending::output_cap);
         return;
     }
     output_.append(std::move(data));
@@ -518,14 +518,14 @@ void Connection::finish(CloseReason reason, Ending ending) {
         metrics_->output_dropped.add();
         metrics_->output_dropped_bytes.add(dropped);
     }
-    if (dropped != 0 || ending == Ending::abortive) {
+    if (dropped != 0 || ending != Ending::graceful) {
         if (auto* tcp = std::get_if<net::TcpStream>(&stream_)) (void)tcp->set_linger(std::chrono::seconds(0));
     }
     output_.clear();
     input_.release();
     metrics_->record_close(reason);
     if (reason == CloseReason::limit) [[unlikely]]
-        host_->log_limit_close_in_loop(*this, ending == Ending::abortive, dropped);
+        host_->log_limit_close_in_loop(*this, ending, dropped);
     fd_ = -1;
     std::visit([](auto& s) { s = std::decay_t<decltype(s)>{}; }, stream_);  // closes the fd
     if (opened_) host_->retire_in_loop(*this);  // on_close follows in the deferred phase

@@ -150,10 +150,11 @@ public:
 
     // Connection::finish with CloseReason::limit, before the fd is closed: one warning
     // (log.hpp) naming the peer and the limit, at most one line per second per reactor;
-    // the next line counts the closes it did not report. `output_cap`: a send past
-    // max_output (`dropped` queued bytes went with a reset); otherwise input past
-    // max_input.
-    void log_limit_close_in_loop(const Connection& conn, bool output_cap, std::size_t dropped) noexcept;
+    // the next line counts the closes it did not report. `ending` says which limit:
+    // output_cap, a send past max_output (`dropped` queued bytes went with a reset);
+    // abortive, the application's abort(CloseReason::limit); graceful, input past
+    // max_input (or the application's close(CloseReason::limit)).
+    void log_limit_close_in_loop(const Connection& conn, Connection::Ending ending, std::size_t dropped) noexcept;
 
 private:
     struct Slot {

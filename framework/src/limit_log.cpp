@@ -8,7 +8,8 @@
 
 namespace pollux::framework {
 
-void ConnectionHost::log_limit_close_in_loop(const Connection& conn, bool output_cap, std::size_t dropped) noexcept {
+void ConnectionHost::log_limit_close_in_loop(const Connection& conn, Connection::Ending ending,
+                                             std::size_t dropped) noexcept {
     if (!log_enabled(LogLevel::warn)) return;
     const auto unreported = limit_log_.admit(LogRateLimit::Clock::now());
     if (!unreported) return;
@@ -20,9 +21,11 @@ void ConnectionHost::log_limit_close_in_loop(const Connection& conn, bool output
         }
         std::string line = "connection with " + peer + " on reactor " + std::to_string(reactor_.index()) +
                            " closed for a limit: ";
-        if (output_cap) {
+        if (ending == Connection::Ending::output_cap) {
             line += "its output queue would pass max_output (" + std::to_string(options_.max_output) + " bytes); " +
                     std::to_string(dropped) + " queued bytes dropped with a reset";
+        } else if (ending == Connection::Ending::abortive) {
+            line += "the application aborted it (" + std::to_string(dropped) + " queued bytes dropped with a reset)";
         } else {
             line += "its unconsumed input passed max_input (" + std::to_string(options_.max_input) + " bytes)";
         }

@@ -152,6 +152,25 @@ TEST(LogEvents, an_input_limit_close_names_max_input) {
     EXPECT_TRUE(contains(line, "closed for a limit: its unconsumed input passed max_input (1024 bytes)")) << line;
 }
 
+TEST(LogEvents, an_application_abort_for_a_limit_says_the_application_aborted) {
+    Recorder rec;
+    TcpServerOptions opts;
+    opts.reactors = 1;
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+    server->on_data([](Connection& conn, Buffer& in) {
+        in.consume_all();
+        conn.abort(CloseReason::limit);  // e.g. a protocol's own size limit
+    });
+    ASSERT_TRUE(server->start());
+    BlockingClient client(server->local_addr());
+    ASSERT_TRUE(client.write_all(std::string(16, 'a')));
+    ASSERT_TRUE(eventually([&] { return rec.size() >= 1; }));
+    const std::string line = rec.lines().at(0);
+    EXPECT_TRUE(contains(line, "closed for a limit: the application aborted it (0 queued bytes dropped with a reset)"))
+        << line;
+    EXPECT_FALSE(contains(line, "max_input")) << line;
+}
+
 TEST(LogEvents, a_stop_whose_grace_ran_out_warns_with_how_many_connections_were_left) {
     Recorder rec;
     TcpServerOptions opts;

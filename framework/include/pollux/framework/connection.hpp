@@ -181,7 +181,9 @@ private:
     void begin_close(CloseReason reason, std::chrono::milliseconds linger);
     void begin_linger();
     void on_linger_timer();
-    enum class Ending : std::uint8_t { graceful, abortive };
+    // graceful: close(2) as is; abortive: with a reset (abort()); output_cap: with a
+    // reset because a send would pass max_output.
+    enum class Ending : std::uint8_t { graceful, abortive, output_cap };
     void finish(CloseReason reason, Ending ending = Ending::graceful);
     void fail(const std::error_code& ec);
     void queue_read();
