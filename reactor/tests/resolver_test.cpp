@@ -120,14 +120,21 @@ TEST(Resolver, may_be_shut_down_from_inside_its_own_callback) {
     auto resolver = std::make_unique<Resolver>();
     std::atomic<int> calls{0};
     std::atomic<bool> destroyed{false};
-    for (int i = 0; i < 3; ++i) {
-        ASSERT_TRUE(resolver->resolve_async(*reactor, "127.0.0.1", 80, [&](Addrs) {
-            calls.fetch_add(1);
-            resolver.reset();  // ~Resolver on the loop thread, inside its own callback
-            destroyed.store(true);
-        }));
-    }
+    std::atomic<int> accepted{0};
+    // The requests are made on the loop thread too: the first answer may arrive before
+    // a thread outside the loop could make the third, and `resolver` is reset there.
+    ASSERT_TRUE(reactor->post([&] {
+        for (int i = 0; i < 3; ++i) {
+            auto r = resolver->resolve_async(*reactor, "127.0.0.1", 80, [&](Addrs) {
+                calls.fetch_add(1);
+                resolver.reset();  // ~Resolver on the loop thread, inside its own callback
+                destroyed.store(true);
+            });
+            if (r) accepted.fetch_add(1);
+        }
+    }));
     ASSERT_TRUE(test::wait_until([&] { return destroyed.load(); }));
+    EXPECT_EQ(accepted.load(), 3);
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(calls.load(), 1);
     reactor->stop();
