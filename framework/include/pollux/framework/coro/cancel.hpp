@@ -1,0 +1,164 @@
+// pollux/framework/coro/cancel.hpp — public.
+//
+// How a suspended await ends early: a Deadline or a CancelToken, accepted by every
+// pollux awaitable (sleep_for, the Stream's reads and writes, post_to excepted):
+//
+//     CancelSource stop;                                   // owned by the caller
+//     auto n = co_await s.read(buf, 30s, stop.token());    // deadline and token
+//     ...elsewhere, on the same reactor thread:  stop.cancel();
+//
+// * Deadline. A duration measured from the moment the await suspends (an await that
+//   completes without suspending never looks at it). When it passes, the await
+//   resumes with std::errc::timed_out. The default is no deadline. It is a reactor
+//   timer (1 ms resolution, never early), armed only while suspended.
+// * CancelToken. Names a CancelSource. `cancel()` resumes every await suspended on one
+//   of its tokens with std::errc::operation_canceled, one after the other, from inside
+//   the call; an await that starts after cancel() completes at once with the same
+//   error. A default token never cancels.
+// * Threads. A CancelSource belongs to one reactor thread: cancel() it there, and use
+//   its tokens only in tasks of that reactor (to cancel from elsewhere, Reactor::post a
+//   task that calls cancel()). It must outlive every await using its tokens; destroying
+//   it with awaits still registered detaches them (they then wait for their own event).
+// * What ends is the wait, not the operation's effects: bytes a write_all queued stay
+//   queued, bytes a read_exact copied stay copied (see stream.hpp).
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <limits>
+#include <system_error>
+#include <type_traits>
+
+#include "pollux/framework/coro/task.hpp"
+#include "pollux/reactor/reactor.hpp"
+
+namespace pollux::coro {
+
+class CancelSource;
+
+namespace detail {
+
+struct CancelNode {
+    CancelSource* source = nullptr;
+    CancelNode* prev = nullptr;
+    CancelNode* next = nullptr;
+    void* owner = nullptr;
+    void (*fire)(CancelNode&) noexcept = nullptr;
+};
+
+}  // namespace detail
+
+class CancelToken {
+public:
+    CancelToken() noexcept = default;
+    bool can_cancel() const noexcept { return source_ != nullptr; }
+    bool cancelled() const noexcept;
+
+private:
+    friend class CancelSource;
+    friend class Waiter;
+    explicit CancelToken(CancelSource* s) noexcept : source_(s) {}
+    CancelSource* source_ = nullptr;
+};
+
+class CancelSource {
+public:
+    CancelSource() noexcept = default;
+    CancelSource(const CancelSource&) = delete;
+    CancelSource& operator=(const CancelSource&) = delete;
+    ~CancelSource();
+
+    CancelToken token() noexcept { return CancelToken(this); }
+    // Resumes every await registered on this source with operation_canceled; later
+    // awaits with its tokens fail at once. Idempotent.
+    void cancel() noexcept;
+    bool cancelled() const noexcept { return cancelled_; }
+    // Forgets a cancel(): later awaits wait again (awaits already resumed stay so).
+    void reset() noexcept { cancelled_ = false; }
+
+private:
+    friend class Waiter;
+    void link(detail::CancelNode& n) noexcept;
+    static void unlink(detail::CancelNode& n) noexcept;
+
+    detail::CancelNode* head_ = nullptr;
+    bool cancelled_ = false;
+};
+
+inline bool CancelToken::cancelled() const noexcept { return source_ != nullptr && source_->cancelled(); }
+
+// A duration from the moment an await suspends; default: none. Any std::chrono
+// duration converts (rounded up to whole milliseconds).
+struct Deadline {
+    std::chrono::milliseconds after = std::chrono::milliseconds::max();
+
+    constexpr Deadline() noexcept = default;
+    template <class Rep, class Period>
+    constexpr Deadline(std::chrono::duration<Rep, Period> d) noexcept  // NOLINT: implicit on purpose
+        : after(d >= std::chrono::duration<Rep, Period>::max() ? std::chrono::milliseconds::max()
+                                                              : std::chrono::ceil<std::chrono::milliseconds>(d)) {}
+    constexpr bool none() const noexcept { return after == std::chrono::milliseconds::max(); }
+};
+
+// The part every suspending pollux awaitable shares: the suspended coroutine, its
+// deadline timer, its cancel registration and the error it resumes with. An awaitable
+// derives from it, calls suspend(...) from await_suspend and settle(...) when its event
+// comes; its AbandonFn unhooks the awaitable from its own event source when the
+// deadline or the token ends the wait first.
+class Waiter {
+public:
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
+
+protected:
+    using AbandonFn = void (*)(Waiter&) noexcept;
+    Waiter(Deadline deadline, CancelToken token, AbandonFn abandon = nullptr) noexcept
+        : deadline_(deadline), token_(token), abandon_(abandon) {}
+    ~Waiter();
+
+    // True if the token was cancelled before the await began (ec_ is set).
+    bool cancelled_early() noexcept {
+        if (!token_.cancelled()) return false;
+        ec_ = std::make_error_code(std::errc::operation_canceled);
+        return true;
+    }
+    // Records the suspended coroutine and arms the deadline and the token. Must run on
+    // a reactor thread when a deadline is set.
+    template <class P>
+    void suspend(std::coroutine_handle<P> h) noexcept {
+        static_assert(std::is_base_of_v<detail::PromiseBase, P>, "pollux awaitables are awaited from pollux Tasks");
+        handle_ = h;
+        promise_ = &h.promise();
+        arm();
+    }
+    // Disarms, stores `ec` (empty: success) and returns the coroutine to resume.
+    std::coroutine_handle<> settle(std::error_code ec = {}) noexcept;
+    bool pending() const noexcept { return pending_; }
+    void on_abandon() noexcept {
+        if (abandon_ != nullptr) abandon_(*this);
+    }
+
+    std::error_code ec_;
+
+private:
+    struct TimerWake;
+    void arm() noexcept;
+    void disarm() noexcept;
+    void expire() noexcept;        // the deadline passed
+    static void on_cancel(detail::CancelNode& n) noexcept;
+    void orphan() noexcept;        // the timer was destroyed unrun: the reactor is gone
+
+    Deadline deadline_;
+    CancelToken token_;
+    AbandonFn abandon_;
+    std::coroutine_handle<> handle_;
+    detail::PromiseBase* promise_ = nullptr;
+    reactor::Reactor* reactor_ = nullptr;
+    reactor::TimerId timer_{};
+    TimerWake* wake_ = nullptr;  // the callback in the reactor's timer wheel
+    detail::CancelNode node_{};
+    bool pending_ = false;
+};
+
+}  // namespace pollux::coro

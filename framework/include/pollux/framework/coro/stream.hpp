@@ -1,0 +1,256 @@
+// pollux/framework/coro/stream.hpp — public.
+//
+// The coroutine flavour of a connection: one task per connection, written as a loop.
+//
+//     server->set_handler_factory(coro::stream_handler([](coro::Stream& s) -> coro::Task<void> {
+//         for (;;) {
+//             auto line = co_await s.read_until('\n', 4096, 30s);   // Result<string_view>
+//             if (!line) co_return;                                 // EOF, timeout, close...
+//             if (!co_await s.write_all(*line)) co_return;
+//         }
+//     }));
+//
+// stream_handler(fn) is a HandlerFactory (callbacks.hpp): TcpServer, UnixServer and
+// TcpClient take it like any other, so the tasks run on the same Connection engine as
+// the callback flavour (same reads, same output queue, same limits and close sequence).
+//
+// * The task. fn(stream) is called on the connection's reactor thread when it opens;
+//   its task runs there until its first suspension, and every resumption comes from that
+//   reactor's events or timers. fn must stay callable as long as the server (the factory
+//   keeps it); the Stream& is valid until the task ends. When the task ends, the
+//   connection closes gracefully (Connection::close: queued output is flushed first).
+// * Reads. The Connection reads as usual; its input goes straight to the suspended read:
+//     read(buf)               Result<size_t>: copies what is there (at least 1 byte) into
+//                             buf; 0 at end of stream.
+//     read_exact(buf)         Result<void>: fills buf; StreamErrc::eof if the stream ends
+//                             first (what was copied stays in buf).
+//     read_some()             Result<span<const byte>>: every byte received and not read
+//                             yet, without a copy; empty at end of stream.
+//     read_until(c, max)      Result<string_view>: the bytes up to and including the
+//                             first `c`; std::errc::message_size when max bytes hold no
+//                             `c` (nothing is consumed); StreamErrc::eof when the stream
+//                             ends first (an unterminated last line is dropped).
+//   The views of read_some and read_until point into the connection's input: they stay
+//   valid until the task's next co_await (then the bytes are consumed), so a view can be
+//   written (write_all copies it) but not kept. Bytes that arrive while no read waits
+//   stay in the connection's input and reading pauses (Connection::pause_reading: the
+//   kernel's buffer and TCP flow control hold the peer) until the next read.
+// * Writes. write_all(bytes) copies into the output queue at once (the direct write
+//   first, as Connection::send), then suspends while the queue holds
+//   ConnectionOptions::high_water_mark bytes or more, until it has drained empty:
+//   backpressure. A closed connection gives std::errc::not_connected.
+// * One read and one write at a time (a second of either fails with
+//   std::errc::operation_in_progress), e.g. a reader and a writer task under when_all.
+// * Deadlines and tokens (cancel.hpp): every read and write takes them; they end the wait
+//   (std::errc::timed_out, std::errc::operation_canceled) with the connection intact.
+// * Close. When the connection closes (peer, limit, idle timeout, Stream::close, server
+//   stop...), the suspended read or write resumes with std::errc::connection_reset (the
+//   peer reset) or std::errc::operation_canceled (any other reason), then token()'s
+//   source is cancelled (so a sleep_for(d, s.token()) ends too). If the task is then
+//   still suspended anywhere, it is destroyed where it is (locals' destructors run): no
+//   task outlives its connection, and a server's stop() waits for its tasks exactly as
+//   for its connections (bounded by the grace).
+// * EOF. The peer's shutdown does not close the connection: reads report end of stream
+//   and writes still work until the task ends or calls close().
+#pragma once
+
+#include <cstddef>
+#include <coroutine>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "pollux/core/result.hpp"
+#include "pollux/framework/buffer.hpp"
+#include "pollux/framework/callbacks.hpp"
+#include "pollux/framework/connection.hpp"
+#include "pollux/framework/coro/cancel.hpp"
+#include "pollux/framework/coro/task.hpp"
+
+namespace pollux::coro {
+
+enum class StreamErrc {
+    eof = 1,  // the stream ended before the read could complete
+};
+const std::error_category& stream_category() noexcept;
+inline std::error_code make_error_code(StreamErrc e) noexcept { return {static_cast<int>(e), stream_category()}; }
+
+}  // namespace pollux::coro
+
+template <>
+struct std::is_error_code_enum<pollux::coro::StreamErrc> : std::true_type {};
+
+namespace pollux::coro {
+
+class Stream;
+
+namespace detail {
+class StreamHandler;
+}
+
+// The suspended part of a read (what the four reads share).
+class ReadOp : public Waiter {
+public:
+    enum class Kind : unsigned char { copy, exact, view, line };
+    bool await_ready() noexcept;
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+        suspend(h);
+        wait();
+    }
+
+    ReadOp(Stream& s, Kind kind, std::span<std::byte> buf, char delim, std::size_t max, Deadline d,
+           CancelToken t) noexcept
+        : Waiter(d, t, &ReadOp::abandon), s_(&s), buf_(buf), max_(max), kind_(kind), delim_(delim) {}
+
+protected:
+    ~ReadOp();
+
+    Stream* s_;
+    std::span<std::byte> buf_;  // copy, exact: the destination
+    std::size_t got_ = 0;       // copy, exact: bytes copied; view, line: the view's size
+    std::size_t max_;
+    const std::byte* view_ = nullptr;
+    Kind kind_;
+    char delim_;
+    bool eof_ = false;  // the result is the end of the stream
+
+private:
+    friend class detail::StreamHandler;
+    void wait() noexcept;
+    bool try_complete(framework::Buffer& in) noexcept;
+    static void abandon(Waiter& w) noexcept;
+};
+
+template <ReadOp::Kind K>
+class ReadAwaiter final : public ReadOp {
+public:
+    using ReadOp::ReadOp;
+    auto await_resume() const noexcept {
+        if constexpr (K == Kind::copy) {
+            return ec_ ? Result<std::size_t>(std::unexpected(ec_)) : Result<std::size_t>(got_);
+        } else if constexpr (K == Kind::exact) {
+            return ec_ ? Result<void>(std::unexpected(ec_)) : Result<void>();
+        } else if constexpr (K == Kind::view) {
+            using R = Result<std::span<const std::byte>>;
+            return ec_ ? R(std::unexpected(ec_)) : R(std::span<const std::byte>(view_, got_));
+        } else {
+            using R = Result<std::string_view>;
+            return ec_ ? R(std::unexpected(ec_)) : R(std::string_view(reinterpret_cast<const char*>(view_), got_));
+        }
+    }
+};
+
+class WriteAwaiter final : public Waiter {
+public:
+    WriteAwaiter(Stream& s, std::span<const std::byte> data, Deadline d, CancelToken t) noexcept
+        : Waiter(d, t, &WriteAwaiter::abandon), s_(&s), data_(data) {}
+    ~WriteAwaiter();
+    bool await_ready() noexcept;
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+        suspend(h);
+        wait();
+    }
+    Result<void> await_resume() const noexcept {
+        if (ec_) return std::unexpected(ec_);
+        return {};
+    }
+
+private:
+    friend class detail::StreamHandler;
+    void wait() noexcept;
+    static void abandon(Waiter& w) noexcept;
+    Stream* s_;
+    std::span<const std::byte> data_;
+};
+
+class Stream {
+public:
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    ReadAwaiter<ReadOp::Kind::copy> read(std::span<std::byte> buf, Deadline d = {}, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::copy, buf, '\0', 0, d, t};
+    }
+    ReadAwaiter<ReadOp::Kind::exact> read_exact(std::span<std::byte> buf, Deadline d = {}, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::exact, buf, '\0', 0, d, t};
+    }
+    ReadAwaiter<ReadOp::Kind::view> read_some(Deadline d = {}, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::view, {}, '\0', 0, d, t};
+    }
+    ReadAwaiter<ReadOp::Kind::line> read_until(char delim, std::size_t max, Deadline d = {}, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::line, {}, delim, max, d, t};
+    }
+    WriteAwaiter write_all(std::span<const std::byte> data, Deadline d = {}, CancelToken t = {}) noexcept {
+        return {*this, data, d, t};
+    }
+    WriteAwaiter write_all(std::string_view text, Deadline d = {}, CancelToken t = {}) noexcept {
+        return {*this, std::as_bytes(std::span(text.data(), text.size())), d, t};
+    }
+
+    // Connection::close / shutdown_write (nothing once closed).
+    void close() noexcept;
+    void shutdown_write() noexcept;
+    // The connection while it is open (null once closed): options, set_deadline, ref...
+    framework::Connection* connection() const noexcept { return conn_; }
+    // Cancelled when the connection closes: pass it to awaits that are not the Stream's.
+    CancelToken token() noexcept { return closed_.token(); }
+
+private:
+    friend class ReadOp;
+    friend class WriteAwaiter;
+    friend class detail::StreamHandler;
+    Stream() noexcept = default;
+    void consume_view() noexcept;
+
+    framework::Connection* conn_ = nullptr;
+    framework::Buffer* in_ = nullptr;  // the input, while on_data runs
+    std::size_t view_ = 0;             // bytes of a handed-out view, consumed at the next read
+    ReadOp* reader_ = nullptr;
+    WriteAwaiter* writer_ = nullptr;
+    bool eof_ = false;
+    std::error_code closed_ec_;        // what a pending await gets when the connection closes
+    CancelSource closed_;
+};
+
+namespace detail {
+
+// One per connection: the Stream, the task, and the connection's callbacks feeding them.
+class StreamHandler final : public framework::ConnectionHandler {
+public:
+    using Start = Task<void> (*)(void* fn, Stream& s);
+    StreamHandler(Start start, void* fn) noexcept : start_(start), fn_(fn) {}
+    ~StreamHandler() override;
+
+    void on_open(framework::Connection& conn) override;
+    void on_data(framework::Connection& conn, framework::Buffer& in) override;
+    void on_write_complete(framework::Connection& conn) override;
+    void on_read_closed(framework::Connection& conn) override;
+    void on_close(framework::Connection& conn, framework::CloseReason reason) override;
+
+private:
+    static std::coroutine_handle<> end(void* ctx, PromiseBase& p, bool finished) noexcept;
+    Start start_;
+    void* fn_;
+    PromiseBase* task_ = nullptr;  // the running root, null once it ended
+    Stream stream_;
+};
+
+}  // namespace detail
+
+// A HandlerFactory running `fn(Stream&) -> Task<void>` once per connection (see above).
+template <class Fn>
+    requires std::is_invocable_r_v<Task<void>, Fn&, Stream&>
+framework::HandlerFactory stream_handler(Fn fn) {
+    auto shared = std::make_shared<Fn>(std::move(fn));
+    return [shared](framework::Connection&) -> std::unique_ptr<framework::ConnectionHandler> {
+        return std::make_unique<detail::StreamHandler>(
+            [](void* f, Stream& s) -> Task<void> { return (*static_cast<Fn*>(f))(s); }, shared.get());
+    };
+}
+
+}  // namespace pollux::coro

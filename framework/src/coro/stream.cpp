@@ -1,0 +1,249 @@
+// framework/src/coro/stream.cpp — internal: the Stream's awaitables and the handler that
+// feeds them from a Connection (coro/stream.hpp).
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <string>
+
+#include "pollux/framework/coro/stream.hpp"
+
+namespace pollux::coro {
+
+namespace {
+
+class StreamCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "pollux.coro"; }
+    std::string message(int ev) const override {
+        switch (static_cast<StreamErrc>(ev)) {
+            case StreamErrc::eof: return "end of stream before the read completed";
+        }
+        return "unknown pollux.coro error";
+    }
+};
+
+std::error_code not_connected() noexcept { return std::make_error_code(std::errc::not_connected); }
+
+}  // namespace
+
+const std::error_category& stream_category() noexcept {
+    static const StreamCategory category;
+    return category;
+}
+
+// ---- Stream ------------------------------------------------------------------------------
+
+void Stream::consume_view() noexcept {
+    if (view_ != 0 && in_ != nullptr) in_->consume(view_);
+    view_ = 0;
+}
+
+void Stream::close() noexcept {
+    if (conn_ != nullptr) conn_->close();
+}
+
+void Stream::shutdown_write() noexcept {
+    if (conn_ != nullptr) conn_->shutdown_write();
+}
+
+// ---- reads -------------------------------------------------------------------------------
+
+ReadOp::~ReadOp() {
+    if (s_->reader_ == this) s_->reader_ = nullptr;
+}
+
+void ReadOp::abandon(Waiter& w) noexcept {
+    auto& r = static_cast<ReadOp&>(w);
+    if (r.s_->reader_ == &r) r.s_->reader_ = nullptr;
+}
+
+bool ReadOp::await_ready() noexcept {
+    Stream& s = *s_;
+    if (cancelled_early()) return true;
+    if (s.conn_ == nullptr) {
+        ec_ = not_connected();
+        return true;
+    }
+    if (s.reader_ != nullptr) {
+        ec_ = std::make_error_code(std::errc::operation_in_progress);
+        return true;
+    }
+    if (s.in_ != nullptr) {  // inside on_data: the input is at hand
+        s.consume_view();
+        if (try_complete(*s.in_)) return true;
+    }
+    if (s.eof_) {
+        if (kind_ == Kind::exact || kind_ == Kind::line) ec_ = StreamErrc::eof;
+        return true;  // copy: 0 bytes; view: an empty view
+    }
+    return false;
+}
+
+void ReadOp::wait() noexcept {
+    s_->reader_ = this;
+    // Input kept while no read waited comes back through on_data in the next round.
+    if (s_->conn_->is_reading_paused()) s_->conn_->resume_reading();
+}
+
+// Takes what this read needs from `in`. True when the read is complete.
+bool ReadOp::try_complete(framework::Buffer& in) noexcept {
+    const auto avail = in.readable();
+    switch (kind_) {
+        case Kind::copy: {
+            if (avail.empty()) return false;
+            const std::size_t n = std::min(avail.size(), buf_.size());
+            if (n != 0) std::memcpy(buf_.data(), avail.data(), n);
+            in.consume(n);
+            got_ = n;
+            return true;
+        }
+        case Kind::exact: {
+            const std::size_t n = std::min(avail.size(), buf_.size() - got_);
+            if (n != 0) std::memcpy(buf_.data() + got_, avail.data(), n);
+            in.consume(n);
+            got_ += n;
+            return got_ == buf_.size();
+        }
+        case Kind::view: {
+            if (avail.empty()) return false;
+            view_ = avail.data();
+            got_ = avail.size();
+            s_->view_ = got_;
+            return true;
+        }
+        case Kind::line: {
+            const std::size_t scan = std::min(avail.size(), max_);
+            const void* hit = scan == 0 ? nullptr : std::memchr(avail.data(), delim_, scan);
+            if (hit == nullptr) {
+                if (avail.size() >= max_) {
+                    ec_ = std::make_error_code(std::errc::message_size);
+                    return true;
+                }
+                return false;
+            }
+            view_ = avail.data();
+            got_ = static_cast<std::size_t>(static_cast<const std::byte*>(hit) - avail.data()) + 1;
+            s_->view_ = got_;
+            return true;
+        }
+    }
+    return false;
+}
+
+// ---- writes ------------------------------------------------------------------------------
+
+WriteAwaiter::~WriteAwaiter() {
+    if (s_->writer_ == this) s_->writer_ = nullptr;
+}
+
+void WriteAwaiter::abandon(Waiter& w) noexcept {
+    auto& a = static_cast<WriteAwaiter&>(w);
+    if (a.s_->writer_ == &a) a.s_->writer_ = nullptr;
+}
+
+bool WriteAwaiter::await_ready() noexcept {
+    Stream& s = *s_;
+    if (cancelled_early()) return true;
+    framework::Connection* c = s.conn_;
+    if (c == nullptr) {
+        ec_ = not_connected();
+        return true;
+    }
+    if (s.writer_ != nullptr) {
+        ec_ = std::make_error_code(std::errc::operation_in_progress);
+        return true;
+    }
+    c->send(data_);
+    if (!c->is_open()) {  // the send hit max_output, or the socket failed
+        ec_ = not_connected();
+        return true;
+    }
+    const std::size_t high = c->options().high_water_mark;
+    return high == 0 || c->output_size() < high;
+}
+
+void WriteAwaiter::wait() noexcept { s_->writer_ = this; }
+
+// ---- the handler -------------------------------------------------------------------------
+
+namespace detail {
+
+StreamHandler::~StreamHandler() {
+    if (task_ != nullptr) destroy_root(*task_);
+}
+
+void StreamHandler::on_open(framework::Connection& conn) {
+    stream_.conn_ = &conn;
+    auto h = start_(fn_, stream_).release();
+    if (!h) {
+        conn.close();
+        return;
+    }
+    task_ = &h.promise();
+    task_->end_ = &StreamHandler::end;
+    task_->end_ctx_ = this;
+    h.resume();
+}
+
+std::coroutine_handle<> StreamHandler::end(void* ctx, PromiseBase& p, bool finished) noexcept {
+    auto* self = static_cast<StreamHandler*>(ctx);
+    self->task_ = nullptr;
+    p.self_.destroy();
+    framework::Connection* c = self->stream_.conn_;
+    if (finished && c != nullptr && c->is_open()) c->close();
+    return std::noop_coroutine();
+}
+
+void StreamHandler::on_data(framework::Connection& conn, framework::Buffer& in) {
+    Stream& s = stream_;
+    s.in_ = &in;
+    if (ReadOp* r = s.reader_; r != nullptr && r->try_complete(in)) {
+        s.reader_ = nullptr;
+        r->settle(r->ec_).resume();
+    }
+    s.consume_view();
+    s.in_ = nullptr;
+    // Input no read is waiting for stays with the connection; stop reading until one does.
+    if (s.reader_ == nullptr && !in.empty() && conn.is_open()) conn.pause_reading();
+}
+
+void StreamHandler::on_write_complete(framework::Connection&) {
+    if (WriteAwaiter* w = stream_.writer_; w != nullptr) {
+        stream_.writer_ = nullptr;
+        w->settle().resume();
+    }
+}
+
+void StreamHandler::on_read_closed(framework::Connection&) {
+    Stream& s = stream_;
+    s.eof_ = true;
+    if (ReadOp* r = s.reader_; r != nullptr) {
+        s.reader_ = nullptr;
+        r->eof_ = true;
+        const bool partial = r->kind_ == ReadOp::Kind::exact || r->kind_ == ReadOp::Kind::line;
+        if (r->kind_ == ReadOp::Kind::copy || r->kind_ == ReadOp::Kind::view) r->got_ = 0;
+        r->settle(partial ? make_error_code(StreamErrc::eof) : std::error_code()).resume();
+    }
+}
+
+void StreamHandler::on_close(framework::Connection&, framework::CloseReason reason) {
+    Stream& s = stream_;
+    s.conn_ = nullptr;
+    s.closed_ec_ = reason == framework::CloseReason::reset ? std::make_error_code(std::errc::connection_reset)
+                                                           : std::make_error_code(std::errc::operation_canceled);
+    if (ReadOp* r = s.reader_; r != nullptr) {
+        s.reader_ = nullptr;
+        r->settle(s.closed_ec_).resume();
+    }
+    if (WriteAwaiter* w = s.writer_; w != nullptr) {
+        s.writer_ = nullptr;
+        w->settle(s.closed_ec_).resume();
+    }
+    s.closed_.cancel();
+    // Still suspended (on something that is not the connection's): it ends here.
+    if (task_ != nullptr) destroy_root(*task_);
+}
+
+}  // namespace detail
+
+}  // namespace pollux::coro
