@@ -3,7 +3,7 @@
 // connects in 10 bursts of 200. Proves: the server does not spin (CPU over the storm
 // <= 15% of one core, from /proc/self/stat), the 20 keep echoing (no close, every ping
 // answered), the acceptor saw EMFILE, and a new connection is served <= 1 s after the
-// storm.
+// storm. Size: POLLUX_REL_STORM_BURSTS (10; the long run 50, 10,000 connects).
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -20,6 +20,7 @@ using namespace pollux::framework;
 using namespace pollux::reliability;
 
 TEST(ReliabilityEmfile, a_connect_storm_at_64_fds_does_not_spin_and_the_echoes_go_on) {
+    const long bursts = env_param("POLLUX_REL_STORM_BURSTS", 10);
     rlimit saved{};
     ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
     rlimit low = saved;
@@ -37,7 +38,7 @@ TEST(ReliabilityEmfile, a_connect_storm_at_64_fds_does_not_spin_and_the_echoes_g
         const std::size_t base_fds = open_fds();
         {
             LoadClient client({"storm", "--port", std::to_string(server->local_addr().port()), "--echo", "20", "--bursts",
-                               "10", "--per-burst", "200"});
+                               std::to_string(bursts), "--per-burst", "200"});
             auto ready = client.wait_for("ready", 30s);
             ASSERT_TRUE(ready);
             EXPECT_EQ(parse_fields(*ready)["echo"], 20);
