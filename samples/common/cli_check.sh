@@ -375,6 +375,16 @@ case $name in
       run_error "$name: 127.0.0.1:$port: Connection refused" --server "127.0.0.1:$port" --count 3
     fi
     ;;
+  coro_lines)
+    usage_error --listen IPV4:PORT --listen localhost:9002
+    usage_error --reactors 1..1024 --reactors 0
+    usage_error --max-line 1..1048576 --max-line 0
+    usage_error --idle-timeout-ms 0..86400000 --idle-timeout-ms -1
+    busy_port --listen 127.0.0.1:0 --reactors 1 -- 127.0.0.1 --listen 127.0.0.1:PORT --reactors 1
+    # --echo: the line comes back as sent (the command protocol is clients_check.sh's).
+    serve v4 --listen 127.0.0.1:0 --reactors 2 --echo
+    serve v6 --listen '[::1]:0' --reactors 1 --echo
+    ;;
   chat_server)
     usage_error --listen IPV4:PORT --listen localhost:9004
     usage_error --reactors 1..1024 --reactors 0
