@@ -6,7 +6,7 @@
 //
 // What each benchmark measures:
 //
-// * BM_poll_ready_sources/N — one `Poll::poll(events, 0)` that returns N ready events.
+// * core/poll/ready_sources/N — one `Poll::poll(events, 0)` that returns N ready events.
 //   Sources are N eventfds registered READABLE through `SourceFd` (edge-triggered). An
 //   edge-triggered source reports nothing twice, so each iteration re-arms all N: one
 //   8-byte write per eventfd, which (as for `Waker`) is a new edge that puts the fd back
@@ -15,9 +15,9 @@
 //   reads (~20-50 ns, vDSO) but none of the N arming syscalls. The counters are never
 //   read; 2^64 - 2 iterations would be needed to overflow them. items_per_second is
 //   events delivered per second of poll time.
-// * BM_waker_wake_then_poll — one thread: `Waker::wake()` then `Poll::poll(events, 0)`
+// * core/waker/wake_then_poll — one thread: `Waker::wake()` then `Poll::poll(events, 0)`
 //   returning that one event. Both calls are timed (two syscalls: write + epoll_wait).
-// * BM_register_deregister_pair — `register_source` + `deregister` of a pipe Receiver
+// * core/registry/register_deregister — `register_source` + `deregister` of a pipe Receiver
 //   (an IoSource, so it includes the association check: one atomic CAS each) on an idle
 //   Poll. Both timed: two epoll_ctl syscalls per iteration.
 //
@@ -76,7 +76,7 @@ void BM_poll_ready_sources(benchmark::State& state) {
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_poll_ready_sources)->Arg(1)->Arg(64)->UseManualTime();
+BENCHMARK(BM_poll_ready_sources)->Name("core/poll/ready_sources")->Arg(1)->Arg(64)->UseManualTime();
 
 void BM_waker_wake_then_poll(benchmark::State& state) {
     auto poll = Poll::create();
@@ -93,7 +93,7 @@ void BM_waker_wake_then_poll(benchmark::State& state) {
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(BM_waker_wake_then_poll);
+BENCHMARK(BM_waker_wake_then_poll)->Name("core/waker/wake_then_poll");
 
 void BM_register_deregister_pair(benchmark::State& state) {
     auto poll = Poll::create();
@@ -111,7 +111,7 @@ void BM_register_deregister_pair(benchmark::State& state) {
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-BENCHMARK(BM_register_deregister_pair);
+BENCHMARK(BM_register_deregister_pair)->Name("core/registry/register_deregister");
 
 }  // namespace
 

@@ -7,17 +7,17 @@
 // Syscalls per datagram: run one benchmark for a fixed number of iterations (the
 // environment variable makes the run deterministic: no iteration-count estimation) and
 // count every syscall the process enters:
-//     POLLUX_NET_BENCH_ITERATIONS=20000 perf stat -e raw_syscalls:sys_enter build/default/perf/net_bench --benchmark_filter='udp_one_by_one'
+//     POLLUX_NET_BENCH_ITERATIONS=20000 perf stat -e raw_syscalls:sys_enter build/default/perf/net_bench --benchmark_filter='net/udp/one_by_one'
 //   then divide by iterations x 32 datagrams (setup adds a few hundred syscalls).
 //
 // What each benchmark measures (everything runs on ONE thread, so the figures are the
 // kernel's per-message cost without any wake-up; on loopback the send path delivers
 // into the receiver's queue before the send returns, so the reader never waits):
-//   * tcp_write_read_64: TcpStream::write of 64 B on the client, TcpStream::read of the
+//   * net/tcp/write_read_64: TcpStream::write of 64 B on the client, TcpStream::read of the
 //     64 B on the accepted side. Connection accepted once in setup; TCP_NODELAY on.
 //     2 syscalls per message.
-//   * udp_one_by_one: 32 x send_to, then 32 x recv_from. 2 syscalls per datagram.
-//   * udp_batch_32: one send_many of 32, then recv_many of 32 slots until all 32 are
+//   * net/udp/one_by_one: 32 x send_to, then 32 x recv_from. 2 syscalls per datagram.
+//   * net/udp/batch_32: one send_many of 32, then recv_many of 32 slots until all 32 are
 //     in (normally one call). 2 syscalls per 32 datagrams.
 // The UDP figures are per datagram (items_per_second, and `per_datagram` = seconds
 // per datagram).
@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
     // POLLUX_NET_BENCH_ITERATIONS=N fixes the iteration count (for syscall counting).
     const char* fixed = std::getenv("POLLUX_NET_BENCH_ITERATIONS");
     const long iterations = fixed != nullptr ? std::strtol(fixed, nullptr, 10) : 0;
-    for (auto [name, fn] : {std::pair{"tcp_write_read_64", &tcp_write_read_64},
-                            std::pair{"udp_one_by_one", &udp_one_by_one}, std::pair{"udp_batch_32", &udp_batch_32}}) {
+    for (auto [name, fn] : {std::pair{"net/tcp/write_read_64", &tcp_write_read_64},
+                            std::pair{"net/udp/one_by_one", &udp_one_by_one}, std::pair{"net/udp/batch_32", &udp_batch_32}}) {
         auto* b = benchmark::RegisterBenchmark(name, fn);
         if (iterations > 0) b->Iterations(iterations);
     }

@@ -13,11 +13,11 @@
 // The task is a lambda capturing one pointer (stored inline in std::move_only_function,
 // no allocation), which bumps a counter.
 //
-// * BM_reactor_post/P          — the real pollux Reactor: Reactor::post (moodycamel
+// * reactor/post/implicit/P    — the real pollux Reactor: Reactor::post (moodycamel
 //                                 implicit producer per thread + coalesced Waker).
-// * BM_reactor_producer_post/P — the real Reactor through Reactor::Producer (explicit
+// * reactor/post/producer/P    — the real Reactor through Reactor::Producer (explicit
 //                                 moodycamel producer token per thread).
-// * BM_mutex_queue_post/P      — evpp's default design as a faithful minimal harness on
+// * reactor/post/mutex_queue/P — evpp's default design as a faithful minimal harness on
 //                                 the same pollux Poll + Waker: std::mutex + std::vector
 //                                 of the same Task type, swapped out under the lock by
 //                                 the loop, with the same "notified" flag coalescing.
@@ -198,9 +198,9 @@ void BM_mutex_queue_post(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(loop.wakes()) / static_cast<double>(state.iterations()));
 }
 
-BENCHMARK(BM_reactor_post)->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_reactor_producer_post)->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_mutex_queue_post)->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_reactor_post)->Name("reactor/post/implicit")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_reactor_producer_post)->Name("reactor/post/producer")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_mutex_queue_post)->Name("reactor/post/mutex_queue")->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -248,16 +248,16 @@ void BM_Heap_StartFire(benchmark::State& s) { start_fire<HeapTimers>(s); }
 
 }  // namespace
 
-BENCHMARK(BM_Wheel_TimeUntilNext)->Arg(4096)->Arg(65536);
-BENCHMARK(BM_Wheel_StartCancel)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Heap_StartCancel)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Wheel_StartCancelFar)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Heap_StartCancelFar)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Wheel_Restart)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Heap_Restart)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Wheel_RestartFar)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Heap_RestartFar)->Arg(1'000)->Arg(100'000);
-BENCHMARK(BM_Wheel_StartFire)->Arg(1'000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Heap_StartFire)->Arg(1'000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Wheel_TimeUntilNext)->Name("reactor/timer/wheel_time_until_next")->Arg(4096)->Arg(65536);
+BENCHMARK(BM_Wheel_StartCancel)->Name("reactor/timer/wheel_start_cancel")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Heap_StartCancel)->Name("reactor/timer/heap_start_cancel")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Wheel_StartCancelFar)->Name("reactor/timer/wheel_start_cancel_far")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Heap_StartCancelFar)->Name("reactor/timer/heap_start_cancel_far")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Wheel_Restart)->Name("reactor/timer/wheel_restart")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Heap_Restart)->Name("reactor/timer/heap_restart")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Wheel_RestartFar)->Name("reactor/timer/wheel_restart_far")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Heap_RestartFar)->Name("reactor/timer/heap_restart_far")->Arg(1'000)->Arg(100'000);
+BENCHMARK(BM_Wheel_StartFire)->Name("reactor/timer/wheel_start_fire")->Arg(1'000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Heap_StartFire)->Name("reactor/timer/heap_start_fire")->Arg(1'000)->Arg(100'000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
