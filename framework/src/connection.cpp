@@ -494,8 +494,13 @@ void Connection::begin_linger() {
     queue_read();  // discard what is already there: the edge may have fired long ago
 }
 
+// A socket error ends the connection at once. While closing, a framework reason
+// (limit, idle_timeout, deadline, server_stop) is kept; a close the peer or the
+// application asked for reports the error instead: the flush or the linger did not
+// finish, so the peer may not have everything.
 void Connection::fail(const std::error_code& ec) {
-    if (state_ != State::open) {
+    const bool asked_close = reason_ == CloseReason::peer_closed || reason_ == CloseReason::local_close;
+    if (state_ != State::open && !asked_close) {
         finish(reason_);
     } else {
         finish(is_reset(ec) ? CloseReason::reset : CloseReason::error);
