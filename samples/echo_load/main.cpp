@@ -1,7 +1,7 @@
 // samples/echo_load — the project's own loopback echo load generator.
 //
 //     echo_load --port P [--conns 64] [--size 64] [--depth 1] [--seconds 3]
-//               [--messages M] [--timeout 60] [--idle N --server-pid PID]
+//               [--messages M] [--timeout 60] [--idle N --server-pid PID] [--rate R]
 //
 // One thread, one epoll set, edge-triggered. Each connection keeps `depth` messages of
 // `size` bytes in flight: it sends `depth` messages, and sends one more each time a whole
@@ -17,6 +17,14 @@
 //                  connections and echoes one message on each (so the server has seen
 //                  every one of them), waits a second, reads VmRSS again and prints the
 //                  server's resident memory per idle connection.
+//   rate mode      --rate R: open loop, for latency. Message k (of all connections, in
+//                  turn) is due at start + k/R, whatever came back; a timerfd wakes the
+//                  client at each due time and every due message goes out then (late
+//                  ones at once, none skipped). A message's latency runs from its due
+//                  time, not from when it was written, to when its last byte is back,
+//                  so a server stall counts for every message it delays (no coordinated
+//                  omission). After --seconds it waits for the messages in flight (up to
+//                  --timeout), then prints p50, p99, p99.9 and max in microseconds.
 //
 // Exit status: 0 when every byte came back intact (and at least one message did), 1 on
 // an integrity failure, a connection lost early, or a timeout; 2 on a usage error (the
@@ -32,7 +40,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -40,6 +51,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -64,6 +76,7 @@ struct Options {
     double timeout = 60.0;
     std::size_t idle = 0;
     long server_pid = 0;
+    double rate = 0;  // rate mode: messages/s over all connections; 0: closed loop
 };
 
 // Each connection's byte stream: the byte at stream offset o of connection c is
@@ -96,7 +109,20 @@ struct Conn {
     std::uint64_t received = 0;  // stream bytes read back and checked
     std::uint64_t quota = 0;     // messages this connection may send (count mode); 0: no limit
     bool done = false;
+    std::deque<Clock::time_point> due;  // rate mode: due times of the messages in flight
 };
+
+// Rate mode's schedule and its samples.
+struct Rate {
+    int timer = -1;
+    Clock::time_point start;
+    Clock::time_point stop_sending;
+    std::uint64_t next = 0;         // the next message to send, counted over all connections
+    std::uint64_t in_flight = 0;
+    bool sending = true;
+    std::vector<std::uint64_t> latency_ns;
+};
+constexpr std::uint64_t kTimerTag = ~std::uint64_t{0};
 
 struct Run {
     Options opt;
@@ -107,6 +133,7 @@ struct Run {
     std::size_t conns_done = 0;
     bool failed = false;
     std::vector<unsigned char> rbuf = std::vector<unsigned char>(64 * 1024);
+    Rate* rate = nullptr;
 };
 
 void fail(Run& run, const char* what, std::size_t conn) {
@@ -179,7 +206,17 @@ void on_readable(Run& run, Conn& c) {
             c.done = true;
             ++run.conns_done;
         }
-        if (whole > 0) allow(run, c, whole);
+        if (run.rate != nullptr) {
+            auto now = Clock::now();
+            for (std::uint64_t i = 0; i < whole && !c.due.empty(); ++i) {
+                run.rate->latency_ns.push_back(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.due.front()).count()));
+                c.due.pop_front();
+                --run.rate->in_flight;
+            }
+        } else if (whole > 0) {
+            allow(run, c, whole);
+        }
         if (run.failed) return;
     }
 }
@@ -216,11 +253,43 @@ bool connect_all(Run& run, std::size_t count) {
     return true;
 }
 
+Clock::time_point due_time(const Rate& r, double rate, std::uint64_t k) {
+    return r.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(k) / rate));
+}
+
+// Rate mode: sends every message due by now (each on the next connection in turn), then
+// arms the timer for the next one.
+void on_timer(Run& run) {
+    Rate& r = *run.rate;
+    std::uint64_t expirations;
+    [[maybe_unused]] ssize_t got = ::read(r.timer, &expirations, sizeof expirations);
+    auto now = Clock::now();
+    Clock::time_point due;
+    while (r.sending && (due = due_time(r, run.opt.rate, r.next)) <= now) {
+        if (due >= r.stop_sending) {
+            r.sending = false;
+            break;
+        }
+        Conn& c = run.conns[r.next % run.conns.size()];
+        c.due.push_back(due);
+        ++r.in_flight;
+        ++r.next;
+        allow(run, c, 1);
+    }
+    if (!r.sending) return;
+    itimerspec its{};
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count();
+    its.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    its.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    ::timerfd_settime(r.timer, TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
 // Runs the event loop until `deadline`, or until every connection is done (count mode).
 void loop(Run& run, Clock::time_point deadline, bool until_done) {
     std::vector<epoll_event> events(256);
     while (!run.failed) {
         if (until_done && run.conns_done == run.conns.size()) return;
+        if (run.rate != nullptr && !run.rate->sending && run.rate->in_flight == 0) return;
         auto now = Clock::now();
         if (now >= deadline) return;
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
@@ -231,6 +300,10 @@ void loop(Run& run, Clock::time_point deadline, bool until_done) {
             return;
         }
         for (int i = 0; i < n; ++i) {
+            if (events[static_cast<std::size_t>(i)].data.u64 == kTimerTag) {
+                on_timer(run);
+                continue;
+            }
             Conn& c = run.conns[events[static_cast<std::size_t>(i)].data.u64];
             std::uint32_t e = events[static_cast<std::size_t>(i)].events;
             if (e & EPOLLOUT) flush(run, c);
@@ -264,7 +337,12 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
     cli::add_number(app, "--timeout", o.timeout, 0.001, 86'400.0, "count and idle modes: give up after")
         ->capture_default_str();
     auto* pid = cli::add_number(app, "--server-pid", o.server_pid, 1, 4'194'304, "idle mode: the server's pid");
-    cli::add_number(app, "--idle", o.idle, 1, 1'000'000, "idle mode: connections to hold open")->needs(pid);
+    auto* idle = cli::add_number(app, "--idle", o.idle, 1, 1'000'000, "idle mode: connections to hold open")->needs(pid);
+    auto* rate = cli::add_number(app, "--rate", o.rate, 1.0, 100'000'000.0,
+                                 "rate mode: messages/s over all connections, open loop, latency percentiles");
+    rate->excludes(idle);
+    rate->excludes(app.get_option("--messages"));
+    rate->excludes(app.get_option("--depth"));
     return cli::parse(app, argc, argv);
 }
 
@@ -305,6 +383,53 @@ int idle_mode(Run& run) {
     return 0;
 }
 
+// steady_clock is CLOCK_MONOTONIC on Linux, the timerfd's clock.
+int rate_mode(Run& run) {
+    const Options& o = run.opt;
+    Rate r;
+    r.timer = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTimerTag;
+    if (r.timer < 0 || ::epoll_ctl(run.ep, EPOLL_CTL_ADD, r.timer, &ev) != 0) {
+        std::fprintf(stderr, "echo_load: timerfd: %s\n", std::strerror(errno));
+        return 1;
+    }
+    r.latency_ns.reserve(static_cast<std::size_t>(std::min(o.rate * o.seconds * 1.1, 5e8)));
+    run.rate = &r;
+    r.start = Clock::now();
+    r.stop_sending = r.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+    on_timer(run);
+    loop(run, r.stop_sending + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout)),
+         false);
+    double secs = std::chrono::duration<double>(r.stop_sending - r.start).count();
+    close_all(run);
+    ::close(r.timer);
+    auto& v = r.latency_ns;
+    std::printf("echo_load: %zu connections, %zu B messages, open loop at %.0f messages/s, %.2f s\n", o.conns,
+                o.size, o.rate, secs);
+    std::printf("messages %llu  messages/s %.0f\n", static_cast<unsigned long long>(r.next),
+                static_cast<double>(r.next) / secs);
+    if (run.failed) {
+        std::printf("integrity FAILED\n");
+        return 1;
+    }
+    if (r.in_flight != 0 || v.empty()) {
+        std::printf("timeout: %llu of %llu messages came back\n", static_cast<unsigned long long>(v.size()),
+                    static_cast<unsigned long long>(r.next));
+        return 1;
+    }
+    std::sort(v.begin(), v.end());
+    auto pct = [&](double p) {
+        std::size_t i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()));
+        return static_cast<double>(v[std::min(i, v.size() - 1)]) / 1000.0;
+    };
+    std::printf("latency_us p50 %.1f p99 %.1f p99.9 %.1f max %.1f (from each message's due time)\n", pct(50),
+                pct(99), pct(99.9), static_cast<double>(v.back()) / 1000.0);
+    std::printf("integrity ok\n");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,6 +438,13 @@ int main(int argc, char** argv) {
     raise_nofile();
     run.ep = ::epoll_create1(EPOLL_CLOEXEC);
     if (run.opt.idle > 0) return idle_mode(run);
+    if (run.opt.rate > 0) {
+        if (!connect_all(run, run.opt.conns)) {
+            close_all(run);
+            return 1;
+        }
+        return rate_mode(run);
+    }
 
     const Options& o = run.opt;
     if (!connect_all(run, o.conns)) {
