@@ -20,17 +20,10 @@
 //   line past --max-inline-bytes each get their "-ERR Protocol error: ..." and a close;
 //   a bulk of exactly --max-bulk-bytes is stored and read back; N connections holding a half-sent
 //   bulk of the largest size keep the server's RSS within base + N x (max bulk + 64 KiB).
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -42,8 +35,9 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "server_process.hpp"
 
+using namespace pollux::samples::reliability;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -62,89 +56,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-struct Server {
-    pid_t pid = -1;
-    int out = -1;
-};
-
-Server start_server(const std::vector<std::string>& args) {
-    Server s;
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) return s;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&s.pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) s.pid = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    s.out = p[0];
-    // "listening on 127.0.0.1:PORT"
-    std::string line;
-    const auto end = Clock::now() + 10s;
-    while (line.find('\n') == std::string::npos && Clock::now() < end) {
-        pollfd pf{s.out, POLLIN, 0};
-        if (::poll(&pf, 1, 100) != 1) continue;
-        char buf[256];
-        const ssize_t r = ::read(s.out, buf, sizeof buf);
-        if (r <= 0) break;
-        line.append(buf, static_cast<std::size_t>(r));
-    }
-    const auto colon = line.rfind(':');
-    if (line.rfind("listening on", 0) == 0 && colon != std::string::npos)
-        g_port = static_cast<std::uint16_t>(std::atoi(line.c_str() + colon + 1));
-    return s;
-}
-
-int stop_server(Server& s) {
-    if (s.pid <= 0) return -1;
-    ::kill(s.pid, SIGTERM);
-    int status = 0;
-    const auto end = Clock::now() + 15s;
-    while (::waitpid(s.pid, &status, WNOHANG) == 0) {
-        if (Clock::now() > end) {
-            ::kill(s.pid, SIGKILL);
-            ::waitpid(s.pid, &status, 0);
-            return -1;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    ::close(s.out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::size_t rss_of(pid_t pid) {
-    const std::string path = "/proc/" + std::to_string(pid) + "/status";
-    std::size_t kb = 0;
-    if (FILE* f = std::fopen(path.c_str(), "r")) {
-        char line[256];
-        while (std::fgets(line, sizeof line, f))
-            if (std::sscanf(line, "VmRSS: %zu kB", &kb) == 1) break;
-        std::fclose(f);
-    }
-    return kb * 1024;
-}
-
-int connect_to(bool blocking = true) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(g_port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
-        ::close(fd);
-        return -1;
-    }
-    if (blocking) {
-        timeval tv{10, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    }
-    return fd;
-}
+int connect_to(bool blocking = true) { return connect_loopback(g_port, blocking); }
 
 bool send_all(int fd, const std::string& data) {
     std::size_t off = 0;
@@ -285,8 +197,9 @@ void slowloris(pid_t pid, std::size_t n, long deadline_ms) {
 int run_http(const char* binary, int argc, char** argv) {
     const long n = flag(argc, argv, "--slow", 1000);
     const long deadline_ms = flag(argc, argv, "--deadline-ms", 3000);
-    Server s = start_server({binary, "--listen", "127.0.0.1:0", "--reactors", "2", "--header-timeout-ms",
-                             std::to_string(deadline_ms), "--max-header-bytes", "8192", "--max-body-bytes", "1048576"});
+    ServerProcess s = start_server({binary, "--listen", "127.0.0.1:0", "--reactors", "2", "--header-timeout-ms",
+                                    std::to_string(deadline_ms), "--max-header-bytes", "8192", "--max-body-bytes", "1048576"});
+    g_port = s.port;
     if (s.pid <= 0 || g_port == 0) {
         std::fprintf(stderr, "limits_check: %s did not start\n", binary);
         return 1;
@@ -315,8 +228,9 @@ int run_http(const char* binary, int argc, char** argv) {
 int run_kv(const char* binary, int argc, char** argv) {
     const long partial = flag(argc, argv, "--partial", 100);
     constexpr std::size_t kMaxBulk = 1024 * 1024;
-    Server s = start_server({binary, "--listen", "127.0.0.1:0", "--reactors", "2", "--max-bulk-bytes", std::to_string(kMaxBulk),
-                             "--max-args", "1024", "--max-inline-bytes", "65536"});
+    ServerProcess s = start_server({binary, "--listen", "127.0.0.1:0", "--reactors", "2", "--max-bulk-bytes",
+                                    std::to_string(kMaxBulk), "--max-args", "1024", "--max-inline-bytes", "65536"});
+    g_port = s.port;
     if (s.pid <= 0 || g_port == 0) {
         std::fprintf(stderr, "limits_check: %s did not start\n", binary);
         return 1;
