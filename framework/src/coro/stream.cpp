@@ -2,6 +2,7 @@
 // feeds them from a Connection (coro/stream.hpp).
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -33,11 +34,6 @@ const std::error_category& stream_category() noexcept {
 
 // ---- Stream ------------------------------------------------------------------------------
 
-void Stream::consume_view() noexcept {
-    if (view_ != 0 && in_ != nullptr) in_->consume(view_);
-    view_ = 0;
-}
-
 void Stream::close() noexcept {
     if (conn_ != nullptr) conn_->close();
 }
@@ -48,24 +44,20 @@ void Stream::shutdown_write() noexcept {
 
 // ---- reads -------------------------------------------------------------------------------
 
-ReadOp::~ReadOp() {
-    if (s_->reader_ == this) s_->reader_ = nullptr;
-}
-
 void ReadOp::abandon(Waiter& w) noexcept {
     auto& r = static_cast<ReadOp&>(w);
     if (r.s_->reader_ == &r) r.s_->reader_ = nullptr;
 }
 
-bool ReadOp::await_ready() noexcept {
+bool ReadOp::ready_slow() noexcept {
     Stream& s = *s_;
     if (cancelled_early()) return true;
     if (s.conn_ == nullptr) {
-        ec_ = not_connected();
+        set_error(not_connected());
         return true;
     }
     if (s.reader_ != nullptr) {
-        ec_ = std::make_error_code(std::errc::operation_in_progress);
+        set_error(std::make_error_code(std::errc::operation_in_progress));
         return true;
     }
     if (s.in_ != nullptr) {  // inside on_data: the input is at hand
@@ -73,7 +65,7 @@ bool ReadOp::await_ready() noexcept {
         if (try_complete(*s.in_)) return true;
     }
     if (s.eof_) {
-        if (kind_ == Kind::exact || kind_ == Kind::line) ec_ = StreamErrc::eof;
+        if (kind_ == Kind::exact || kind_ == Kind::line) set_error(StreamErrc::eof);
         return true;  // copy: 0 bytes; view: an empty view
     }
     return false;
@@ -86,7 +78,7 @@ void ReadOp::wait() noexcept {
 }
 
 // Takes what this read needs from `in`. True when the read is complete.
-bool ReadOp::try_complete(framework::Buffer& in) noexcept {
+bool ReadOp::try_complete_slow(framework::Buffer& in) noexcept {
     const auto avail = in.readable();
     switch (kind_) {
         case Kind::copy: {
@@ -116,7 +108,7 @@ bool ReadOp::try_complete(framework::Buffer& in) noexcept {
             const void* hit = scan == 0 ? nullptr : std::memchr(avail.data(), delim_, scan);
             if (hit == nullptr) {
                 if (avail.size() >= max_) {
-                    ec_ = std::make_error_code(std::errc::message_size);
+                    set_error(std::make_error_code(std::errc::message_size));
                     return true;
                 }
                 return false;
@@ -132,34 +124,29 @@ bool ReadOp::try_complete(framework::Buffer& in) noexcept {
 
 // ---- writes ------------------------------------------------------------------------------
 
-WriteAwaiter::~WriteAwaiter() {
-    if (s_->writer_ == this) s_->writer_ = nullptr;
-}
-
 void WriteAwaiter::abandon(Waiter& w) noexcept {
     auto& a = static_cast<WriteAwaiter&>(w);
     if (a.s_->writer_ == &a) a.s_->writer_ = nullptr;
 }
 
-bool WriteAwaiter::await_ready() noexcept {
+bool WriteAwaiter::ready_slow() noexcept {
     Stream& s = *s_;
     if (cancelled_early()) return true;
     framework::Connection* c = s.conn_;
     if (c == nullptr) {
-        ec_ = not_connected();
+        set_error(not_connected());
         return true;
     }
     if (s.writer_ != nullptr) {
-        ec_ = std::make_error_code(std::errc::operation_in_progress);
+        set_error(std::make_error_code(std::errc::operation_in_progress));
         return true;
     }
     c->send(data_);
-    if (!c->is_open()) {  // the send hit max_output, or the socket failed
-        ec_ = not_connected();
+    if (!c->is_open()) {
+        set_error(not_connected());
         return true;
     }
-    const std::size_t high = c->options().high_water_mark;
-    return high == 0 || c->output_size() < high;
+    return c->output_size() < s.high_water_;
 }
 
 void WriteAwaiter::wait() noexcept { s_->writer_ = this; }
@@ -174,6 +161,8 @@ StreamHandler::~StreamHandler() {
 
 void StreamHandler::on_open(framework::Connection& conn) {
     stream_.conn_ = &conn;
+    const std::size_t high = conn.options().high_water_mark;
+    stream_.high_water_ = high == 0 ? SIZE_MAX : high;
     auto h = start_(fn_, stream_).release();
     if (!h) {
         conn.close();
@@ -199,7 +188,7 @@ void StreamHandler::on_data(framework::Connection& conn, framework::Buffer& in) 
     s.in_ = &in;
     if (ReadOp* r = s.reader_; r != nullptr && r->try_complete(in)) {
         s.reader_ = nullptr;
-        r->settle(r->ec_).resume();
+        r->settle().resume();
     }
     s.consume_view();
     s.in_ = nullptr;
@@ -219,7 +208,6 @@ void StreamHandler::on_read_closed(framework::Connection&) {
     s.eof_ = true;
     if (ReadOp* r = s.reader_; r != nullptr) {
         s.reader_ = nullptr;
-        r->eof_ = true;
         const bool partial = r->kind_ == ReadOp::Kind::exact || r->kind_ == ReadOp::Kind::line;
         if (r->kind_ == ReadOp::Kind::copy || r->kind_ == ReadOp::Kind::view) r->got_ = 0;
         r->settle(partial ? make_error_code(StreamErrc::eof) : std::error_code()).resume();

@@ -94,12 +94,12 @@ struct Waiter::TimerWake {
     }
 };
 
-Waiter::~Waiter() {
-    if (pending_) disarm();
-}
-
 void Waiter::arm() noexcept {
-    pending_ = true;
+    extras_ = true;
+    wake_ = nullptr;
+    reactor_ = nullptr;
+    timer_ = {};
+    node_ = {};
     if (token_.source_ != nullptr) {
         node_.owner = this;
         node_.fire = &Waiter::on_cancel;
@@ -114,6 +114,8 @@ void Waiter::arm() noexcept {
 
 void Waiter::disarm() noexcept {
     pending_ = false;
+    if (!extras_) return;
+    extras_ = false;
     CancelSource::unlink(node_);
     if (wake_ != nullptr) {
         wake_->w = nullptr;
@@ -122,12 +124,6 @@ void Waiter::disarm() noexcept {
         if (!detail::tearing_down() && reactor_ != nullptr) reactor_->cancel_timer_in_loop(timer_);
         timer_ = {};
     }
-}
-
-std::coroutine_handle<> Waiter::settle(std::error_code ec) noexcept {
-    disarm();
-    ec_ = ec;
-    return handle_;
 }
 
 void Waiter::expire() noexcept {

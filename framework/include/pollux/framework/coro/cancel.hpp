@@ -39,12 +39,13 @@ class CancelSource;
 
 namespace detail {
 
+// No default member initializers: a Waiter sets its node only when it registers one.
 struct CancelNode {
-    CancelSource* source = nullptr;
-    CancelNode* prev = nullptr;
-    CancelNode* next = nullptr;
-    void* owner = nullptr;
-    void (*fire)(CancelNode&) noexcept = nullptr;
+    CancelSource* source;
+    CancelNode* prev;
+    CancelNode* next;
+    void* owner;
+    void (*fire)(CancelNode&) noexcept;
 };
 
 }  // namespace detail
@@ -113,33 +114,58 @@ public:
 
 protected:
     using AbandonFn = void (*)(Waiter&) noexcept;
-    Waiter(Deadline deadline, CancelToken token, AbandonFn abandon = nullptr) noexcept
+    // Only what every await reads is set here; the timer and cancel fields are set by
+    // arm(), when an await with a deadline or a token suspends.
+    [[gnu::always_inline]] Waiter(Deadline deadline, CancelToken token, AbandonFn abandon = nullptr) noexcept
         : deadline_(deadline), token_(token), abandon_(abandon) {}
-    ~Waiter();
+    [[gnu::always_inline]] ~Waiter() {
+        if (pending_) disarm();
+    }
 
-    // True if the token was cancelled before the await began (ec_ is set).
+    // True if the token was cancelled before the await began (the error is set).
     bool cancelled_early() noexcept {
-        if (!token_.cancelled()) return false;
-        ec_ = std::make_error_code(std::errc::operation_canceled);
+        if (token_.source_ == nullptr || !token_.source_->cancelled_) return false;
+        set_error(std::make_error_code(std::errc::operation_canceled));
         return true;
     }
+    bool has_token() const noexcept { return token_.source_ != nullptr; }
     // Records the suspended coroutine and arms the deadline and the token. Must run on
     // a reactor thread when a deadline is set.
     template <class P>
-    void suspend(std::coroutine_handle<P> h) noexcept {
+    [[gnu::always_inline]] void suspend(std::coroutine_handle<P> h) noexcept {
         static_assert(std::is_base_of_v<detail::PromiseBase, P>, "pollux awaitables are awaited from pollux Tasks");
         handle_ = h;
         promise_ = &h.promise();
-        arm();
+        pending_ = true;
+        if (token_.source_ != nullptr || !deadline_.none()) arm();
     }
-    // Disarms, stores `ec` (empty: success) and returns the coroutine to resume.
-    std::coroutine_handle<> settle(std::error_code ec = {}) noexcept;
+    // Disarms and returns the coroutine to resume (with the error set so far, if any).
+    [[gnu::always_inline]] std::coroutine_handle<> settle() noexcept {
+        if (extras_) {
+            disarm();
+        } else {
+            pending_ = false;
+        }
+        return handle_;
+    }
+    std::coroutine_handle<> settle(std::error_code ec) noexcept {
+        set_error(ec);
+        return settle();
+    }
     bool pending() const noexcept { return pending_; }
     void on_abandon() noexcept {
         if (abandon_ != nullptr) abandon_(*this);
     }
 
-    std::error_code ec_;
+    // The outcome: success until set_error.
+    void set_error(std::error_code ec) noexcept {
+        code_ = ec.value();
+        category_ = ec ? &ec.category() : nullptr;
+    }
+    bool failed() const noexcept { return category_ != nullptr; }
+    std::error_code error() const noexcept {
+        return category_ == nullptr ? std::error_code() : std::error_code(code_, *category_);
+    }
 
 private:
     struct TimerWake;
@@ -152,13 +178,17 @@ private:
     Deadline deadline_;
     CancelToken token_;
     AbandonFn abandon_;
-    std::coroutine_handle<> handle_;
-    detail::PromiseBase* promise_ = nullptr;
-    reactor::Reactor* reactor_ = nullptr;
-    reactor::TimerId timer_{};
-    TimerWake* wake_ = nullptr;  // the callback in the reactor's timer wheel
-    detail::CancelNode node_{};
+    const std::error_category* category_ = nullptr;
+    int code_ = 0;
     bool pending_ = false;
+    bool extras_ = false;          // arm() set up a timer or a cancel registration
+    std::coroutine_handle<> handle_;
+    detail::PromiseBase* promise_;
+    // Set by arm():
+    reactor::Reactor* reactor_;
+    reactor::TimerId timer_;
+    TimerWake* wake_;              // the callback in the reactor's timer wheel
+    detail::CancelNode node_;
 };
 
 }  // namespace pollux::coro

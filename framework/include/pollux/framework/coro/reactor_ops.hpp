@@ -50,8 +50,9 @@ public:
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) noexcept { suspend(h); }
     Result<void> await_resume() const noexcept {
-        if (!ec_ || ec_ == std::errc::timed_out) return {};  // the timer is the sleep
-        return std::unexpected(ec_);
+        const std::error_code ec = error();
+        if (!ec || ec == std::errc::timed_out) return {};  // the timer is the sleep
+        return std::unexpected(ec);
     }
 
 private:

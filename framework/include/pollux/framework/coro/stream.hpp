@@ -95,33 +95,34 @@ class StreamHandler;
 class ReadOp : public Waiter {
 public:
     enum class Kind : unsigned char { copy, exact, view, line };
-    bool await_ready() noexcept;
-    template <class P>
-    void await_suspend(std::coroutine_handle<P> h) noexcept {
-        suspend(h);
-        wait();
-    }
-
     ReadOp(Stream& s, Kind kind, std::span<std::byte> buf, char delim, std::size_t max, Deadline d,
            CancelToken t) noexcept
         : Waiter(d, t, &ReadOp::abandon), s_(&s), buf_(buf), max_(max), kind_(kind), delim_(delim) {}
 
+    [[gnu::always_inline]] inline bool await_ready() noexcept;
+    template <class P>
+    [[gnu::always_inline]] void await_suspend(std::coroutine_handle<P> h) noexcept {
+        suspend(h);
+        wait();
+    }
+
 protected:
-    ~ReadOp();
+    [[gnu::always_inline]] inline ~ReadOp();
 
     Stream* s_;
     std::span<std::byte> buf_;  // copy, exact: the destination
-    std::size_t got_ = 0;       // copy, exact: bytes copied; view, line: the view's size
     std::size_t max_;
+    std::size_t got_ = 0;       // copy, exact: bytes copied; view, line: the view's size
     const std::byte* view_ = nullptr;
     Kind kind_;
     char delim_;
-    bool eof_ = false;  // the result is the end of the stream
 
 private:
     friend class detail::StreamHandler;
+    bool ready_slow() noexcept;
     void wait() noexcept;
-    bool try_complete(framework::Buffer& in) noexcept;
+    [[gnu::always_inline]] inline bool try_complete(framework::Buffer& in) noexcept;
+    bool try_complete_slow(framework::Buffer& in) noexcept;
     static void abandon(Waiter& w) noexcept;
 };
 
@@ -131,15 +132,16 @@ public:
     using ReadOp::ReadOp;
     auto await_resume() const noexcept {
         if constexpr (K == Kind::copy) {
-            return ec_ ? Result<std::size_t>(std::unexpected(ec_)) : Result<std::size_t>(got_);
+            return failed() ? Result<std::size_t>(std::unexpected(error())) : Result<std::size_t>(got_);
         } else if constexpr (K == Kind::exact) {
-            return ec_ ? Result<void>(std::unexpected(ec_)) : Result<void>();
+            return failed() ? Result<void>(std::unexpected(error())) : Result<void>();
         } else if constexpr (K == Kind::view) {
             using R = Result<std::span<const std::byte>>;
-            return ec_ ? R(std::unexpected(ec_)) : R(std::span<const std::byte>(view_, got_));
+            return failed() ? R(std::unexpected(error())) : R(std::span<const std::byte>(view_, got_));
         } else {
             using R = Result<std::string_view>;
-            return ec_ ? R(std::unexpected(ec_)) : R(std::string_view(reinterpret_cast<const char*>(view_), got_));
+            return failed() ? R(std::unexpected(error()))
+                            : R(std::string_view(reinterpret_cast<const char*>(view_), got_));
         }
     }
 };
@@ -148,20 +150,21 @@ class WriteAwaiter final : public Waiter {
 public:
     WriteAwaiter(Stream& s, std::span<const std::byte> data, Deadline d, CancelToken t) noexcept
         : Waiter(d, t, &WriteAwaiter::abandon), s_(&s), data_(data) {}
-    ~WriteAwaiter();
-    bool await_ready() noexcept;
+    [[gnu::always_inline]] inline ~WriteAwaiter();
+    [[gnu::always_inline]] inline bool await_ready() noexcept;
     template <class P>
-    void await_suspend(std::coroutine_handle<P> h) noexcept {
+    [[gnu::always_inline]] void await_suspend(std::coroutine_handle<P> h) noexcept {
         suspend(h);
         wait();
     }
     Result<void> await_resume() const noexcept {
-        if (ec_) return std::unexpected(ec_);
+        if (failed()) return std::unexpected(error());
         return {};
     }
 
 private:
     friend class detail::StreamHandler;
+    bool ready_slow() noexcept;
     void wait() noexcept;
     static void abandon(Waiter& w) noexcept;
     Stream* s_;
@@ -205,17 +208,65 @@ private:
     friend class WriteAwaiter;
     friend class detail::StreamHandler;
     Stream() noexcept = default;
-    void consume_view() noexcept;
+    void consume_view() noexcept {
+        if (view_ != 0 && in_ != nullptr) in_->consume(view_);
+        view_ = 0;
+    }
 
     framework::Connection* conn_ = nullptr;
     framework::Buffer* in_ = nullptr;  // the input, while on_data runs
     std::size_t view_ = 0;             // bytes of a handed-out view, consumed at the next read
+    std::size_t high_water_ = 0;       // the connection's high_water_mark (0: SIZE_MAX)
     ReadOp* reader_ = nullptr;
     WriteAwaiter* writer_ = nullptr;
     bool eof_ = false;
     std::error_code closed_ec_;        // what a pending await gets when the connection closes
     CancelSource closed_;
 };
+
+// ---- the per-message paths, inline ----
+
+ReadOp::~ReadOp() {
+    if (s_->reader_ == this) s_->reader_ = nullptr;
+}
+
+bool ReadOp::try_complete(framework::Buffer& in) noexcept {
+    if (kind_ != Kind::view) return try_complete_slow(in);
+    const std::size_t n = in.readable_size();
+    if (n == 0) return false;
+    view_ = in.readable().data();
+    got_ = n;
+    s_->view_ = n;
+    return true;
+}
+
+bool ReadOp::await_ready() noexcept {
+    Stream& s = *s_;
+    // The common case inside on_data: the previous view is consumed, nothing is left,
+    // the stream is open and nothing else waits: suspend.
+    if (s.in_ != nullptr) {
+        s.consume_view();
+        if (!s.in_->empty()) return ready_slow();
+    }
+    if (s.conn_ == nullptr || s.reader_ != nullptr || s.eof_ || has_token()) return ready_slow();
+    return false;
+}
+
+WriteAwaiter::~WriteAwaiter() {
+    if (s_->writer_ == this) s_->writer_ = nullptr;
+}
+
+bool WriteAwaiter::await_ready() noexcept {
+    Stream& s = *s_;
+    framework::Connection* c = s.conn_;
+    if (c == nullptr || s.writer_ != nullptr || has_token()) return ready_slow();
+    c->send(data_);
+    if (!c->is_open()) {  // the send hit max_output, or the socket failed
+        set_error(std::make_error_code(std::errc::not_connected));
+        return true;
+    }
+    return c->output_size() < s.high_water_;
+}
 
 namespace detail {
 
