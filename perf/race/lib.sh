@@ -1,0 +1,275 @@
+# perf/race/lib.sh — sourced by scripts/bench: how one server of the race is started,
+# stopped and measured. Every function writes its figures to stdout as "key value"
+# words and its logs under $work; nothing here decides what to run (scripts/bench does).
+#
+# Needs: $bin (the build directory), $work (a scratch directory), $server_cpu and
+# $client_cpu (arrays: the taskset prefixes, empty on a 1-CPU machine), $here (perf/race).
+
+hz=$(getconf CLK_TCK)
+pid=
+watch_pid=
+
+# The command line of each server, by name. Echo servers take one thread; HTTP ones one
+# worker; RESP ones what their name says.
+server_cmd() {
+  case $1 in
+    pollux) echo "$bin/samples/echo_server/echo_server 0 1" ;;
+    raw) echo "$bin/perf/fairness/raw_echo --port 0" ;;
+    asio) echo "$bin/samples/asio_echo/asio_echo 0 1" ;;
+    asio-shared) echo "$bin/samples/asio_echo/asio_echo 0 1 --shared" ;;
+    libevent) echo "$bin/perf/race/libevent_echo 0 1" ;;
+    libuv) echo "$bin/perf/race/libuv_echo 0 1" ;;
+    http-pollux) echo "$bin/samples/http_server/http_server --listen 127.0.0.1:0 --reactors 1" ;;
+    beast) echo "$bin/perf/race/beast_http 0 1" ;;
+    kv-2) echo "$bin/samples/kv_server/kv_server --listen 127.0.0.1:0 --reactors 2" ;;
+    kv-1) echo "$bin/samples/kv_server/kv_server --listen 127.0.0.1:0 --reactors 1" ;;
+    *) return 1 ;;
+  esac
+}
+
+free_port() {  # a port nothing listens on (nginx and redis-server take no port 0)
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 30000))
+    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# nginx_conf DIR PORT MASTER(on|off): one worker, no access log, `return 200`, all its
+# files in DIR, run as the current user.
+nginx_conf() {
+  local dir=$1
+  mkdir -p "$dir"
+  {
+    [ "$(id -u)" -eq 0 ] && echo "user root;"
+    cat <<EOF
+worker_processes 1;
+daemon off;
+master_process $3;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:$2 reuseport;
+    location / { default_type text/plain; return 200 "Hello, World!"; }
+  }
+}
+EOF
+  } >"$dir/nginx.conf"
+}
+
+# start NAME [PREFIX...]: starts server NAME (pinned with $server_cpu unless PREFIX is
+# given: a valgrind command, or `env` for no pinning); sets $pid (the process to stop), $watch_pid (the
+# process that serves: nginx's worker) and $port.
+start() {
+  local name=$1; shift
+  local prefix=("${server_cpu[@]}")
+  [ $# -gt 0 ] && prefix=("$@")
+  local log=$work/$name.server
+  rm -f "$log"
+  port=
+  case $name in
+    nginx*)
+      port=$(free_port)
+      local master=on
+      [ "${1:-}" = valgrind ] && master=off  # under valgrind: one process
+      nginx_conf "$work/nginx" "$port" "$master"
+      "${prefix[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$log" 2>&1 &
+      pid=$!
+      ;;
+    redis*)
+      port=$(free_port)
+      local extra=()
+      [ "$name" = redis-io2 ] && extra=(--io-threads 2 --io-threads-do-reads yes)
+      "${prefix[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --protected-mode no --maxclients 20000 "${extra[@]}" >"$log" 2>&1 &
+      pid=$!
+      ;;
+    *)
+      local cmd
+      cmd=$(server_cmd "$name") || { echo "bench: no server named $name" >&2; return 1; }
+      # shellcheck disable=SC2086
+      "${prefix[@]}" $cmd >"$log" 2>&1 &
+      pid=$!
+      ;;
+  esac
+  watch_pid=$pid
+  for _ in $(seq 400); do
+    if [ -z "$port" ]; then
+      port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
+    elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited at start:" >&2; cat "$log" "$work/nginx/error.log" >&2 2>/dev/null; pid=; return 1; }
+    sleep 0.05
+  done
+  if [ -z "$port" ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "bench: $name does not answer:" >&2; cat "$log" >&2; stop; return 1
+  fi
+  if [[ $name == nginx* ]] && [ "${1:-}" != valgrind ]; then
+    watch_pid=$(pgrep -P "$pid" | head -n 1)
+  fi
+  return 0
+}
+
+# stop: SIGTERM (nginx: SIGQUIT, its graceful stop), at most 10 s, then SIGKILL.
+stop() {
+  [ -n "$pid" ] || return 0
+  local sig=TERM
+  kill -"$sig" "$pid" 2>/dev/null
+  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null && echo "bench: pid $pid did not stop within 10 s" >&2
+  wait "$pid" 2>/dev/null
+  pid= watch_pid=
+  return 0
+}
+
+cpu_ticks() {  # utime + stime of $watch_pid (all its threads), in clock ticks
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$watch_pid/stat" 2>/dev/null || echo 0
+}
+
+# echo_run NAME CONNS SIZE SECONDS: one fresh server, one timed echo_load run. Prints
+# "mps M cpu_us U" (messages/s, server CPU µs per message).
+echo_run() {
+  local name=$1 conns=$2 size=$3 secs=$4
+  start "$name" || return 1
+  local t0 t1 out=$work/load.out
+  t0=$(cpu_ticks)
+  if ! timeout $((${secs%.*} + 60)) "${client_cpu[@]}" "$bin/samples/echo_load/echo_load" --port "$port" \
+      --conns "$conns" --size "$size" --seconds "$secs" >"$out" 2>&1; then
+    echo "bench: echo_load against $name failed:" >&2; cat "$out" >&2; stop; return 1
+  fi
+  t1=$(cpu_ticks)
+  stop
+  awk -v hz="$hz" -v t="$((t1 - t0))" '/^messages / { printf "mps %.0f cpu_us %.2f\n", $4, (t * 1e6 / hz) / $2 }' "$out"
+}
+
+# perf_count PID OUT CMD...: runs CMD while `perf stat` counts the syscalls of PID.
+perf_count() {
+  local p=$1 out=$2; shift 2
+  perf stat -x, -e raw_syscalls:sys_enter -p "$p" -o "$out" &
+  local perf_pid=$!
+  sleep 0.3
+  "$@" >/dev/null 2>&1 || { kill -INT "$perf_pid"; wait "$perf_pid"; return 1; }
+  kill -INT "$perf_pid"; wait "$perf_pid" || true
+  awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$out"
+}
+
+# echo_syscalls NAME CONNS M: syscalls per echoed 64 B message, from one server: perf
+# counts its syscalls over M messages, then over 2M on the same connections count;
+# (S(2M) - S(M)) / M cancels connection set-up and tear-down.
+echo_syscalls() {
+  local name=$1 conns=$2 m=$3 s1 s2
+  start "$name" || return 1
+  local load=("${client_cpu[@]}" "$bin/samples/echo_load/echo_load" --port "$port" --conns "$conns" --size 64 --timeout 120)
+  s1=$(perf_count "$watch_pid" "$work/perf1" "${load[@]}" --messages "$m") &&
+    s2=$(perf_count "$watch_pid" "$work/perf2" "${load[@]}" --messages $((2 * m))) ||
+    { echo "bench: syscall count of $name failed" >&2; stop; return 1; }
+  stop
+  awk -v a="$s1" -v b="$s2" -v m="$m" 'BEGIN { printf "%.3f\n", (b - a) / m }'
+}
+
+# callgrind_ir NAME N CLIENT...: user-space instructions per request: NAME under
+# callgrind, CLIENT (with PORT standing for the port) for N and then (fresh server) 2N
+# requests, where N in CLIENT is written NREQ; (Ir(2N) - Ir(N)) / N.
+callgrind_ir() {
+  local name=$1 n=$2; shift 2
+  local ir=() k
+  for k in "$n" $((2 * n)); do
+    local cg=$work/$name.$k.cg args=() a
+    rm -f "$cg"*
+    start "$name" valgrind --tool=callgrind --callgrind-out-file="$cg" || return 1
+    for a in "$@"; do a=${a//PORT/$port}; args+=("${a//NREQ/$k}"); done
+    timeout 600 "${args[@]}" >"$work/cg.client" 2>&1 || { echo "bench: $* failed under callgrind:" >&2; cat "$work/cg.client" >&2; stop; return 1; }
+    stop
+    ir+=("$(cat "$cg"* | sed -n 's/^totals: //p' | awk '{ s += $1 } END { print s }')")
+  done
+  awk -v a="${ir[0]}" -v b="${ir[1]}" -v n="$n" 'BEGIN { printf "%.0f\n", (b - a) / n }'
+}
+
+# idle_bytes NAME N: server resident memory per idle connection (echo_load --idle).
+idle_bytes() {
+  start "$1" || return 1
+  local out
+  out=$("$bin/samples/echo_load/echo_load" --port "$port" --idle "$2" --server-pid "$watch_pid" 2>&1) ||
+    { echo "bench: idle run against $1 failed: $out" >&2; stop; return 1; }
+  stop
+  sed -n 's/.*, \([-0-9]*\) B per connection$/\1/p' <<<"$out"
+}
+
+# latency NAME CONNS RATE SECONDS: open-loop latency; prints "p50 p99 p99.9 max" in µs.
+latency() {
+  start "$1" || return 1
+  local out=$work/lat.out
+  if ! "${client_cpu[@]}" "$bin/samples/echo_load/echo_load" --port "$port" --conns "$2" --rate "$3" \
+      --seconds "$4" --timeout 30 >"$out" 2>&1; then
+    echo "bench: latency run against $1 failed:" >&2; cat "$out" >&2; stop; return 1
+  fi
+  stop
+  awk '/^latency_us/ { print $3, $5, $7, $9 }' "$out"
+}
+
+# http_run NAME CLIENT SECONDS: one fresh server, one load run. CLIENT: wrk, wrk16
+# (16 pipelined), h2load. Prints "rps R cpu_us U".
+http_run() {
+  local name=$1 client=$2 secs=$3 out=$work/http.out
+  start "$name" || return 1
+  local url=http://127.0.0.1:$port/plaintext t0 t1 cmd
+  case $client in
+    wrk) cmd=(wrk -t1 -c100 -d"${secs}s" "$url") ;;
+    wrk16) cmd=(wrk -t1 -c100 -d"${secs}s" -s "$here/../../samples/http_server/pipeline.lua" "$url" -- 16) ;;
+    h2load) cmd=(h2load --h1 -t1 -c100 -m1 -D "$secs" "$url") ;;
+  esac
+  t0=$(cpu_ticks)
+  if ! timeout $((${secs%.*} + 60)) "${client_cpu[@]}" "${cmd[@]}" >"$out" 2>&1; then
+    echo "bench: ${cmd[*]} against $name failed:" >&2; cat "$out" >&2; stop; return 1
+  fi
+  t1=$(cpu_ticks)
+  stop
+  local reqs rps
+  if [ "$client" = h2load ]; then
+    reqs=$(sed -n 's/^requests: [0-9]* total, [0-9]* started, [0-9]* done, \([0-9]*\) succeeded.*/\1/p' "$out")
+    rps=$(sed -n 's/^finished in [0-9.]*[a-z]*, \([0-9.]*\) req\/s.*/\1/p' "$out")
+  else
+    reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")
+    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p' "$out")
+    grep -q 'Non-2xx\|Socket errors' "$out" && { echo "bench: $name: errors in ${cmd[*]}:" >&2; cat "$out" >&2; return 1; }
+  fi
+  [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "bench: $name: no requests in ${cmd[*]}:" >&2; cat "$out" >&2; return 1; }
+  awk -v r="$rps" -v n="$reqs" -v hz="$hz" -v t="$((t1 - t0))" 'BEGIN { printf "rps %.0f cpu_us %.2f\n", r, (t * 1e6 / hz) / n }'
+}
+
+# http_syscalls NAME N: syscalls per request over h2load --h1 -c 100 (difference of N and 2N).
+http_syscalls() {
+  local name=$1 n=$2 s1 s2
+  start "$name" || return 1
+  local url=http://127.0.0.1:$port/plaintext
+  s1=$(perf_count "$watch_pid" "$work/perf1" "${client_cpu[@]}" h2load --h1 -t1 -c100 -m1 -n "$n" "$url") &&
+    s2=$(perf_count "$watch_pid" "$work/perf2" "${client_cpu[@]}" h2load --h1 -t1 -c100 -m1 -n $((2 * n)) "$url") ||
+    { echo "bench: syscall count of $name failed" >&2; stop; return 1; }
+  stop
+  awk -v a="$s1" -v b="$s2" -v n="$n" 'BEGIN { printf "%.3f\n", (b - a) / n }'
+}
+
+# resp_run NAME PIPELINE N: redis-benchmark -t set,get -c 50 against a fresh server (not
+# pinned: the 2-thread servers need both cores). Prints "set R get R cpu_us U".
+resp_run() {
+  local name=$1 p=$2 n=$3 out=$work/resp.out t0 t1
+  start "$name" env || return 1
+  t0=$(cpu_ticks)
+  if ! timeout 300 redis-benchmark -p "$port" -t set,get -c 50 -P "$p" -n "$n" --csv >"$out" 2>&1; then
+    echo "bench: redis-benchmark against $name failed:" >&2; cat "$out" >&2; stop; return 1
+  fi
+  t1=$(cpu_ticks)
+  stop
+  awk -F'"' -v hz="$hz" -v t="$((t1 - t0))" -v n="$n" '
+    $2 == "SET" { s = $4 } $2 == "GET" { g = $4 }
+    END { if (s == "" || g == "") exit 1; printf "set %.0f get %.0f cpu_us %.2f\n", s, g, (t * 1e6 / hz) / (2 * n) }' "$out" ||
+    { echo "bench: no figures from redis-benchmark against $name:" >&2; cat "$out" >&2; return 1; }
+}

@@ -1,0 +1,249 @@
+# perf/race/report.sh — sourced by scripts/bench: turns the race's data files ($data/*)
+# into markdown tables (report), and writes the page with its gnuplot plots (write_page).
+# Medians are of the rounds; a ratio is pollux/other taken within one round (back-to-back
+# runs), reported as the median and min-max over the rounds.
+
+# stats: reads numbers, prints "median min max" (the mean of the middle two for an even count).
+stats() {
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (!NR) { print "- - -"; exit }
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    print m, v[1], v[NR] }'
+}
+med() { stats | cut -d' ' -f1; }
+fmt_int() { awk -v x="$1" 'BEGIN { if (x == "-" || x == "") { print "-"; exit } s = sprintf("%.0f", x); n = length(s); o = "";
+  for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," } print o }'; }
+# ratio_stats FILE KEYCOLS... : see the callers; prints "median min max" of A/B per round.
+# ratios FILTER_AWK VALUE_COL A B: the per-round ratios of server A over server B among the
+# rows matching FILTER_AWK (server in column $server_col, round in $round_col).
+ratios() {
+  local filter=$1 vcol=$2 a=$3 b=$4 scol=$5 rcol=$6 file=$7
+  awk -v a="$a" -v b="$b" -v v="$vcol" -v sc="$scol" -v rc="$rcol" "$filter"' {
+      if ($sc == a) x[$rc] = $v; if ($sc == b) y[$rc] = $v }
+    END { for (r in x) if ((r in y) && y[r] > 0) printf "%.3f\n", x[r] / y[r] }' "$file" | stats
+}
+# rfmt: "median min max" -> "M (min-max)" with the given printf format; "-" when not measured.
+rfmt() { awk -v f="$1" '$1 == "-" || NF < 3 { print "-"; next } { printf f " (" f "-" f ")\n", $1, $2, $3 }'; }
+yesno() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { if (x == "-" || x == "") { print "not measured"; exit }
+  ok = (op == "<=") ? (x + 0 <= t + 0) : (x + 0 >= t + 0); print ok ? "met" : "**missed**" }'; }
+
+echo_table() {
+  echo "| size | conns | server | msg/s (median of rounds) | pollux/server: median (min-max) | server CPU µs/msg |"
+  echo "|---|---|---|---|---|---|"
+  local cell size conns s
+  for cell in $cells; do
+    size=${cell%%:*} conns=${cell#*:}
+    for s in "${echo_servers[@]}"; do
+      local f="\$1 == $size && \$2 == $conns"
+      local mps cpu r
+      mps=$(awk "$f"' && $3 == "'"$s"'" { print $6 }' "$data/echo" | med)
+      cpu=$(awk "$f"' && $3 == "'"$s"'" { print $8 }' "$data/echo" | med)
+      if [ "$s" = pollux ]; then r="1 (self)"; else
+        r=$(ratios "$f" 6 pollux "$s" 3 4 "$data/echo" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }'); fi
+      local mibs=""
+      [ "$size" -ge 16384 ] && mibs=$(awk -v m="$mps" -v s="$size" 'BEGIN { printf " = %.0f MiB/s", m * s / 1048576 }')
+      echo "| $size B | $conns | $s | $(fmt_int "$mps")$mibs | $r | $cpu |"
+    done
+  done
+}
+
+eff_table() {
+  echo "| server | instructions/msg | $(for c in $sys_conns; do printf 'syscalls/msg @%s | ' "$c"; done)idle B/conn @$idle_n |"
+  echo "|---|---|$(for _ in $sys_conns; do printf -- '---|'; done)---|"
+  local s
+  for s in "${eff_list[@]}"; do
+    printf '| %s | %s | ' "$s" "$(fmt_int "$(awk -v s="$s" '$1 == s { print $2 }' "$data/echo_ir")")"
+    for c in $sys_conns; do printf '%s | ' "$(awk -v s="$s" -v c="$c" '$1 == s && $2 == c { print $3 }' "$data/echo_sys")"; done
+    printf '%s |\n' "$(fmt_int "$(awk -v s="$s" '$1 == s { print $2 }' "$data/idle")")"
+  done
+}
+
+latency_table() {
+  echo "| rate (msg/s) | server | p50 µs | p99 µs | p99.9 µs | max µs |"
+  echo "|---|---|---|---|---|---|"
+  awk '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$data/latency"
+}
+
+http_table() {
+  echo "| client | server | req/s (median) | pollux/server: median (min-max) | server CPU µs/req |"
+  echo "|---|---|---|---|---|"
+  local c s
+  for c in $http_clients; do
+    for s in "${http_servers[@]}"; do
+      local f="\$1 == \"$c\"" rps cpu r
+      rps=$(awk "$f"' && $2 == "'"$s"'" { print $5 }' "$data/http" | med)
+      cpu=$(awk "$f"' && $2 == "'"$s"'" { print $7 }' "$data/http" | med)
+      if [ "$s" = http-pollux ]; then r="1 (self)"; else
+        r=$(ratios "$f" 5 http-pollux "$s" 2 3 "$data/http" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }'); fi
+      echo "| $c | $s | $(fmt_int "$rps") | $r | $cpu |"
+    done
+  done
+  echo
+  echo "| server | instructions/request | syscalls/request |"
+  echo "|---|---|---|"
+  local ir sc
+  while read -r s ir sc; do echo "| $s | $(fmt_int "$ir") | $sc |"; done <"$data/http_eff"
+}
+
+resp_table() {
+  echo "| pipeline | server | SET/s | GET/s | kv-2/server SET: median (min-max) | GET | server CPU µs/req |"
+  echo "|---|---|---|---|---|---|---|"
+  local p s
+  for p in 1 16; do
+    for s in "${resp_servers[@]}"; do
+      local f="\$1 == $p" set get cpu rs rg
+      set=$(awk "$f"' && $2 == "'"$s"'" { print $5 }' "$data/resp" | med)
+      get=$(awk "$f"' && $2 == "'"$s"'" { print $7 }' "$data/resp" | med)
+      cpu=$(awk "$f"' && $2 == "'"$s"'" { print $9 }' "$data/resp" | med)
+      if [ "$s" = kv-2 ]; then echo "| -P $p | $s | $(fmt_int "$set") | $(fmt_int "$get") | 1 (self) | 1 (self) | $cpu |"; continue; fi
+      rs=$(ratios "$f" 5 kv-2 "$s" 2 3 "$data/resp" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }')
+      rg=$(ratios "$f" 7 kv-2 "$s" 2 3 "$data/resp" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }')
+      echo "| -P $p | $s | $(fmt_int "$set") | $(fmt_int "$get") | $rs | $rg | $cpu |"
+    done
+  done
+}
+
+# targets: one row per target, measured against it in this run.
+targets_table() {
+  echo "| target | measured in this run | |"
+  echo "|---|---|---|"
+  local x
+  row() { echo "| $1 | $2 | $(yesno "$3" "$4" "$5") |"; }
+  x=$(awk '$1 == "pollux" { print $2 }' "$data/echo_ir" 2>/dev/null)
+  local xr xa
+  xr=$(awk '$1 == "raw" { print $2 }' "$data/echo_ir" 2>/dev/null) xa=$(awk '$1 == "asio" { print $2 }' "$data/echo_ir" 2>/dev/null)
+  row "echo: user instructions/msg ≤ 150" "${x:--} (raw ${xr:--}, asio $(fmt_int "${xa:--}"))" "$x" "<=" 150
+  sysc() { awk -v s="$1" -v c="$2" '$1 == s && $2 == c { print $3 }' "$data/echo_sys" 2>/dev/null; }
+  x=$(sysc pollux 1); row "echo: syscalls/msg @1 ≤ 3.0" "${x:--}" "$x" "<=" 3.0
+  x=$(sysc pollux 100); local raw100; raw100=$(sysc raw 100)
+  row "echo: syscalls/msg @100 ≤ raw's (${raw100:--})" "${x:--}" "$x" "<=" "${raw100:--}"
+  x=$(sysc pollux 1000); row "echo: syscalls/msg @1000 ≤ 2.01" "${x:--}" "$x" "<=" 2.01
+  local other want
+  for other in raw:0.97 asio:1.05 libevent:1.0 libuv:1.0; do
+    want=${other#*:} other=${other%%:*}
+    x=$(ratios '$1 == 64 && $2 == 100' 6 pollux "$other" 3 4 "$data/echo" 2>/dev/null)
+    row "echo 64 B @100 msg/s ≥ $want× $other" "$(rfmt %.3f <<<"$x")" "${x%% *}" ">=" "$want"
+  done
+  x=$(awk '$1 == "wrk" && $2 == "http-pollux" { print $7 }' "$data/http" | med)
+  [ "$x" = - ] && x=
+  row "HTTP server CPU/request @c100 ≤ 6.5 µs" "$x (nginx $(awk '$1 == "wrk" && $2 == "nginx" { print $7 }' "$data/http" | med), beast $(awk '$1 == "wrk" && $2 == "beast" { print $7 }' "$data/http" | med))" "$x" "<=" 6.5
+  x=$(awk '$1 == "http-pollux" { print $2 }' "$data/http_eff")
+  row "HTTP user instructions/request ≤ 1,500" "$(fmt_int "$x") (nginx $(fmt_int "$(awk '$1 == "nginx" { print $2 }' "$data/http_eff")"), beast $(fmt_int "$(awk '$1 == "beast" { print $2 }' "$data/http_eff")"))" "$x" "<=" 1500
+  x=$(ratios '$1 == "wrk16"' 5 http-pollux nginx 2 3 "$data/http")
+  row "HTTP pipelined ×16 req/s ≥ 5× nginx" "$(rfmt %.2f <<<"$x")" "${x%% *}" ">=" 5
+  local xs xg
+  xs=$(ratios '$1 == 16' 5 kv-2 redis 2 3 "$data/resp") xg=$(ratios '$1 == 16' 7 kv-2 redis 2 3 "$data/resp")
+  x=$(awk -v a="${xs%% *}" -v b="${xg%% *}" 'BEGIN { if (a == "-" || b == "-") print "-"; else print (a < b) ? a : b }')
+  row "RESP -P16, kv 2 reactors ≥ 1.5× redis (1 thread), SET and GET" "SET $(rfmt %.2f <<<"$xs"), GET $(rfmt %.2f <<<"$xg")" "$x" ">=" 1.5
+  x=$(awk '$1 == "pollux" { print $2 }' "$data/idle")
+  xa=$(awk '$1 == "asio" { print $2 }' "$data/idle")
+  row "idle memory/connection ≤ 400 B (at $idle_n connections)" "${x:--} B (asio ${xa:--} B)" "$x" "<=" 400
+}
+
+report() {
+  echo "### Targets"; echo; targets_table; echo
+  echo "### Echo throughput (server CPU 0, client CPU 1, one thread each, ${secs} s runs, $rounds_n rounds)"; echo; echo_table; echo
+  echo "### Echo cost per message (64 B, depth 1)"; echo; eff_table; echo
+  echo "### Echo latency, open loop ($lat_conns connections, 64 B, ${lat_secs} s, from each message's due time)"; echo; latency_table; echo
+  echo "### HTTP (1 worker each, server CPU 0, client CPU 1, ${http_secs} s runs, $rounds_n rounds)"; echo; http_table; echo
+  echo "### RESP (redis-benchmark -c 50, unpinned, $rounds_n rounds)"; echo; resp_table; echo
+}
+
+plots() {
+  local dir=$1 s
+  command -v gnuplot >/dev/null || { echo "bench: gnuplot is not installed (bash scripts/setup); no plots" >&2; return 0; }
+  # Throughput ratio pollux/server by connections, 64 B.
+  : >"$work/ratio.dat"
+  for cell in $cells; do
+    [ "${cell%%:*}" = 64 ] || continue
+    printf '%s' "${cell#*:}" >>"$work/ratio.dat"
+    for s in "${echo_servers[@]:1}"; do printf ' %s' "$(ratios "\$1 == 64 && \$2 == ${cell#*:}" 6 pollux "$s" 3 4 "$data/echo" | cut -d' ' -f1)" >>"$work/ratio.dat"; done
+    echo >>"$work/ratio.dat"
+  done
+  local cols="" i=2
+  for s in "${echo_servers[@]:1}"; do cols+="'$work/ratio.dat' using 1:$i with linespoints lw 2 title 'pollux / $s', "; i=$((i + 1)); done
+  gnuplot <<EOF
+set terminal png size 800,450
+set output '$dir/benchmarks-echo-ratio.png'
+set title 'Echo 64 B: pollux msg/s over each server (median of rounds; >1: pollux faster)'
+set logscale x
+set xlabel 'connections'
+set ylabel 'ratio'
+set key outside right
+set grid
+plot ${cols}1 with lines dt 2 lc rgb 'black' title 'tie'
+EOF
+  # Latency percentiles per server (the first rate).
+  local rate1
+  rate1=$(head -n 1 "$data/latency" | cut -d' ' -f1)
+  awk -v r="$rate1" '$1 == r { print $2, $3, $4, $5, $6 }' "$data/latency" >"$work/lat.dat"
+  gnuplot <<EOF
+set terminal png size 800,450
+set output '$dir/benchmarks-latency.png'
+set title 'Echo latency, open loop at $rate1 msg/s, $lat_conns connections (µs, from the due time)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8
+set logscale y
+set ylabel 'µs'
+set key outside right
+set grid y
+plot '$work/lat.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p99', '' using 4 title 'p99.9', '' using 5 title 'max'
+EOF
+  # Server CPU per message / request.
+  : >"$work/cpu.dat"
+  local cell100=64:100
+  [[ " $cells " == *" 64:100 "* ]] || cell100=$(cut -d' ' -f1 <<<"$cells")
+  for s in "${echo_servers[@]}"; do
+    echo "echo:$s $(awk -v s="$s" -v z="${cell100%%:*}" -v c="${cell100#*:}" '$1 == z && $2 == c && $3 == s { print $8 }' "$data/echo" | med)" >>"$work/cpu.dat"
+  done
+  for s in "${http_servers[@]}"; do
+    echo "http:$s $(awk -v s="$s" '$1 == "wrk" && $2 == s { print $7 }' "$data/http" | med)" >>"$work/cpu.dat"
+  done
+  gnuplot <<EOF
+set terminal png size 800,450
+set output '$dir/benchmarks-cpu.png'
+set title 'Server CPU per echoed message (${cell100%%:*} B x ${cell100#*:} conns) and per HTTP request (wrk -c100), µs'
+set style data histograms
+set style fill solid 0.8
+set ylabel 'µs'
+set xtics rotate by -30
+set grid y
+set key off
+plot '$work/cpu.dat' using 2:xtic(1)
+EOF
+}
+
+write_page() {
+  local page=$1 dir
+  dir=$(dirname "$page")
+  plots "$dir"
+  local cmd="bash scripts/bench"
+  [ "$mode" = full ] && cmd+=" --full"
+  {
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`$cmd\` on $started (finished $(date -u '+%H:%M UTC'), ${elapsed} s), on this machine:"
+    echo "$(nproc) vCPUs ($(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -n 1)), $(uname -sr), Debian $(cat /etc/debian_version),"
+    echo "$(g++ --version | head -n 1), \`build/default\` (RelWithDebInfo). Load average $load_start at the start,"
+    echo "$load_end at the end. On a shared 2-core VM throughput moves with the load: read the ratios"
+    echo "(back-to-back runs) and the counted figures (instructions, syscalls), which stay put."
+    echo
+    echo "Versions: Boost.Asio/Beast $(sed -n 's/^#define BOOST_LIB_VERSION "\(.*\)"/\1/p' /usr/include/boost/version.hpp),"
+    echo "libevent $(pkg-config --modversion libevent), libuv $(pkg-config --modversion libuv), $(nginx -v 2>&1 | sed 's/.*: //'),"
+    echo "redis-server $(redis-server --version | sed 's/.* v=\([^ ]*\).*/\1/'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), h2load $(h2load --version | sed 's/.* //')."
+    echo "How each server is set up, and what each figure is: \`scripts/bench\`'s header and"
+    echo "\`perf/race/\`. Counted figures: instructions by \`valgrind --tool=callgrind\` (user space"
+    echo "only) over N and 2N messages or requests, divided difference; syscalls by \`perf stat -e"
+    echo "raw_syscalls:sys_enter -p PID\` the same way; CPU by utime+stime of \`/proc/PID/stat\` over"
+    echo "the timed run."
+    echo
+    echo "![echo ratio](benchmarks-echo-ratio.png) ![latency](benchmarks-latency.png) ![cpu](benchmarks-cpu.png)"
+    echo
+    echo "## The race"
+    echo
+    cat "$work/summary.md"
+    if [ -f "$page" ]; then awk '/^## Micro-benchmarks/ { p = 1 } p' "$page"; fi
+  } >"$work/page.md"
+  mv "$work/page.md" "$page"
+}
