@@ -332,10 +332,10 @@ struct Pingers {
             if (fd >= 0) ::close(fd);
         ::close(ep);
     }
-    // One round: send due pings, then wait up to `wait_ms` for pongs.
-    void step(std::chrono::milliseconds period, int wait_ms) {
+    // One round: send due pings (unless draining), then wait up to `wait_ms` for pongs.
+    void step(std::chrono::milliseconds period, int wait_ms, bool send = true) {
         const auto now = Clock::now();
-        for (std::size_t i = 0; i < fds.size(); ++i) {
+        for (std::size_t i = 0; send && i < fds.size(); ++i) {
             if (fds[i] < 0 || waiting[i] || now - sent_at[i] < period) continue;
             if (::send(fds[i], "ping-ping-ping-\n", 16, MSG_NOSIGNAL) == 16) {
                 sent_at[i] = now;
@@ -365,6 +365,11 @@ struct Pingers {
                 max_rtt_ms = std::max(max_rtt_ms, ms_since(sent_at[i]));
             }
         }
+    }
+    // No new pings; waits (at most `limit`) for the pongs still owed.
+    void drain(std::chrono::milliseconds limit) {
+        const auto until = Clock::now() + limit;
+        while (pongs + closed < pings && Clock::now() < until) step(0ms, 10, false);
     }
 };
 
@@ -418,6 +423,7 @@ int run_storm(long echo, long bursts, long per_burst) {
         pingers.step(10ms, 1);
     }
     for (int i = 0; i < 20; ++i) pingers.step(10ms, 10);  // still echoing after the storm
+    pingers.drain(5s);
     const std::uint64_t outstanding = pingers.pings - pingers.pongs;
     std::printf("result echo=%zu echo_pings=%llu echo_pongs=%llu echo_outstanding=%llu echo_closed=%llu echo_max_rtt_ms=%.1f "
                 "storm_connects=%llu storm_connected=%llu storm_errors=%llu accept_after_ms=%.1f\n",
