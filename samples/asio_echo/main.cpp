@@ -1,8 +1,8 @@
 // samples/asio_echo — the Boost.Asio echo server pollux is compared with, set up to give
 // Asio its best numbers (docs/benchmarks-echo.md, "The programs"):
 //
-//     asio_echo [port] [threads]        (defaults: 9001, one thread per core;
-//                                        port 0..65535, threads 1..1024; --help)
+//     asio_echo [port] [threads] [--coro]   (defaults: 9001, one thread per core;
+//                                            port 0..65535, threads 1..1024; --help)
 //
 // * io_context per thread, concurrency hint 1, no strands (Asio's "HTTP Server 2" shape,
 //   like pollux's reactor per thread);
@@ -10,7 +10,10 @@
 //   connections and the threads share nothing;
 // * TCP_NODELAY on every connection;
 // * one fixed 64 KiB buffer per session (the size pollux reads into at most per call);
-//   the canonical async_read_some -> async_write -> async_read_some chain.
+//   the canonical async_read_some -> async_write -> async_read_some chain;
+// * --coro: the same session as a C++20 coroutine (asio::awaitable, co_spawn,
+//   use_awaitable with redirect_error: a read_some / write loop, the 64 KiB buffer in the
+//   frame), the baseline of pollux's coroutine flavour (docs/coroutines.md).
 //
 // Prints "listening on 127.0.0.1:PORT" (port 0 picks a free one), runs until SIGINT or
 // SIGTERM, then prints how many connections each thread accepted.
@@ -64,17 +67,34 @@ private:
     std::array<char, 64 * 1024> data_;
 };
 
+asio::awaitable<void> coro_session(tcp::socket socket) {
+    std::array<char, 64 * 1024> data;
+    boost::system::error_code ec;  // errors as values, no exception per closed connection
+    for (;;) {
+        const std::size_t n =
+            co_await socket.async_read_some(asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        co_await asio::async_write(socket, asio::buffer(data, n), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+    }
+}
+
 struct Worker {
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
     std::atomic<unsigned long> accepted{0};
+    bool coro = false;
 
     void accept() {
         acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
             if (!ec) {
                 socket.set_option(tcp::no_delay(true), ec);
                 accepted.fetch_add(1, std::memory_order_relaxed);
-                std::make_shared<Session>(std::move(socket))->read();
+                if (coro) {
+                    asio::co_spawn(io, coro_session(std::move(socket)), asio::detached);
+                } else {
+                    std::make_shared<Session>(std::move(socket))->read();
+                }
             }
             if (acceptor.is_open()) accept();
         });
@@ -104,6 +124,8 @@ int main(int argc, char** argv) {
     unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     cli::add_port(app, "port", port, "TCP port (0: a free one)")->capture_default_str();
     cli::add_number(app, "threads", threads, 1, 1024, "io_context threads (default: one per core)");
+    bool coro = false;
+    app.add_flag("--coro", coro, "sessions as C++20 coroutines (asio::awaitable) instead of callbacks");
     if (auto status = cli::parse(app, argc, argv)) return *status;
 
     // SIGINT/SIGTERM are taken by sigwait below; the io threads inherit the mask.
@@ -117,6 +139,7 @@ int main(int argc, char** argv) {
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
     for (unsigned i = 0; i < threads; ++i) {
         workers.push_back(std::make_unique<Worker>());
+        workers.back()->coro = coro;
         if (auto ec = open_acceptor(*workers.back(), ep)) {
             return cli::fail("asio_echo", "127.0.0.1:" + std::to_string(ep.port()), ec.message());
         }

@@ -376,7 +376,7 @@ case $name in
     fi
     ;;
   coro_lines)
-    usage_error --listen IPV4:PORT --listen localhost:9002
+    usage_error --listen IPV4:PORT --listen localhost:9006
     usage_error --reactors 1..1024 --reactors 0
     usage_error --max-line 1..1048576 --max-line 0
     usage_error --idle-timeout-ms 0..86400000 --idle-timeout-ms -1

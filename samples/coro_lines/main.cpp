@@ -18,7 +18,7 @@
 // and the close. --echo turns the server into a plain echo server (every byte back, a
 // read_some / write_all loop), the coroutine side of the echo benchmarks.
 //
-// Listens on 127.0.0.1:9002 by default ("listening on ADDR" says where; port 0 picks a
+// Listens on 127.0.0.1:9006 by default ("listening on ADDR" says where; port 0 picks a
 // free one) until SIGINT or SIGTERM, then stops gracefully. `coro_lines --help` lists
 // the ranges.
 #include <cctype>
@@ -107,7 +107,7 @@ coro::Task<void> echo(coro::Stream& s) {
 int main(int argc, char** argv) {
     CLI::App app{"A line-based command server in pollux's coroutine flavour (ECHO, UPPER, SLEEP, QUIT).",
                  "coro_lines"};
-    std::string listen = "127.0.0.1:9002";
+    std::string listen = "127.0.0.1:9006";
     std::size_t reactors = 0;
     std::size_t max_line = 4096;
     std::uint64_t idle_ms = 60'000;
