@@ -1,8 +1,9 @@
 // samples/asio_echo — the Boost.Asio echo server pollux is compared with, set up to give
 // Asio its best numbers (docs/benchmarks-echo.md, "The programs"):
 //
-//     asio_echo [port] [threads] [--coro]   (defaults: 9001, one thread per core;
-//                                            port 0..65535, threads 1..1024; --help)
+//     asio_echo [port] [threads] [--coro] [--shared]
+//                                 (defaults: 9001, one thread per core;
+//                                  port 0..65535, threads 1..1024; --help)
 //
 // * io_context per thread, concurrency hint 1, no strands (Asio's "HTTP Server 2" shape,
 //   like pollux's reactor per thread);
@@ -13,7 +14,9 @@
 //   the canonical async_read_some -> async_write -> async_read_some chain;
 // * --coro: the same session as a C++20 coroutine (asio::awaitable, co_spawn,
 //   use_awaitable with redirect_error: a read_some / write loop, the 64 KiB buffer in the
-//   frame), the baseline of pollux's coroutine flavour (docs/coroutines.md).
+//   frame), the baseline of pollux's coroutine flavour (docs/coroutines.md);
+// * --shared: the classic design instead, one io_context (default concurrency hint) and
+//   one acceptor, run by all the threads (Asio's "HTTP Server 3" shape), for scripts/bench.
 //
 // Prints "listening on 127.0.0.1:PORT" (port 0 picks a free one), runs until SIGINT or
 // SIGTERM, then prints how many connections each thread accepted.
@@ -80,7 +83,8 @@ asio::awaitable<void> coro_session(tcp::socket socket) {
 }
 
 struct Worker {
-    asio::io_context io{1};
+    explicit Worker(int concurrency_hint) : io(concurrency_hint) {}
+    asio::io_context io;
     tcp::acceptor acceptor{io};
     std::atomic<unsigned long> accepted{0};
     bool coro = false;
@@ -126,6 +130,8 @@ int main(int argc, char** argv) {
     cli::add_number(app, "threads", threads, 1, 1024, "io_context threads (default: one per core)");
     bool coro = false;
     app.add_flag("--coro", coro, "sessions as C++20 coroutines (asio::awaitable) instead of callbacks");
+    bool shared = false;
+    app.add_flag("--shared", shared, "one io_context and one acceptor run by all the threads");
     if (auto status = cli::parse(app, argc, argv)) return *status;
 
     // SIGINT/SIGTERM are taken by sigwait below; the io threads inherit the mask.
@@ -137,8 +143,8 @@ int main(int argc, char** argv) {
 
     std::vector<std::unique_ptr<Worker>> workers;
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
-    for (unsigned i = 0; i < threads; ++i) {
-        workers.push_back(std::make_unique<Worker>());
+    for (unsigned i = 0; i < (shared ? 1u : threads); ++i) {
+        workers.push_back(std::make_unique<Worker>(shared ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1));
         workers.back()->coro = coro;
         if (auto ec = open_acceptor(*workers.back(), ep)) {
             return cli::fail("asio_echo", "127.0.0.1:" + std::to_string(ep.port()), ec.message());
@@ -152,7 +158,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     std::vector<std::thread> pool;
-    for (auto& w : workers) pool.emplace_back([&io = w->io] { io.run(); });
+    for (unsigned i = 0; i < threads; ++i) pool.emplace_back([&io = workers[shared ? 0 : i]->io] { io.run(); });
     int sig = 0;
     sigwait(&stop_signals, &sig);
     for (auto& w : workers) w->io.stop();
