@@ -5,7 +5,7 @@
 // Proves: 0 lost, corrupted or duplicated bytes on graceful connections; exactly one
 // on_close per connection, with CloseReason::reset once per reset peer; no callback
 // after on_close; every fd back after the run; no EADDRNOTAVAIL.
-// Size: POLLUX_REL_CHURN_OPS (CI: 10^5, sanitizer builds 10^4), the long run 10^6.
+// Size: POLLUX_REL_CHURN_OPS (CI: 10^5, 10^4 under TSan), the long run 10^6.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -56,7 +56,7 @@ private:
 }  // namespace
 
 TEST(ReliabilityChurn, churned_connections_lose_no_byte_and_close_exactly_once) {
-    const long ops = env_param("POLLUX_REL_CHURN_OPS", kSanitized ? 10'000 : 100'000);
+    const long ops = env_param("POLLUX_REL_CHURN_OPS", kThreadSanitized ? 10'000 : 100'000);
     const long seed = env_param("POLLUX_REL_CHURN_SEED", 1);
     TcpServerOptions opts;
     opts.reactors = 2;
