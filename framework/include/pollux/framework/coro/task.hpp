@@ -13,8 +13,10 @@
 // * Move-only. The Task owns the frame: destroying a Task that was never awaited, or
 //   whose await is over, destroys the frame. A Task is awaited at most once.
 // * Symmetric transfer. Awaiting a Task jumps straight into it, and its end jumps
-//   straight back into the awaiting coroutine: no stack grows with a chain of awaits,
-//   no reactor round is spent, nothing is allocated beyond the frame itself.
+//   straight back into the awaiting coroutine: no reactor round is spent, nothing is
+//   allocated beyond the frame itself, and in optimised builds (the jump is a tail
+//   call) no stack grows however many awaits complete in a row. Unoptimised and
+//   sanitizer builds may spend stack on each such await.
 // * Threads. A task runs on the thread that resumes it: in pollux, always its reactor's
 //   thread (a Stream's events, a timer, a posted hop; post_to() moves it to another).
 // * Exceptions. One policy for everything pollux runs, callbacks and tasks alike: an
