@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pollux/framework/coro/coro.hpp"
+#include "pollux/framework/tcp_client.hpp"
 #include "pollux/framework/tcp_server.hpp"
 #include "support/loopback_client.hpp"
 
@@ -310,4 +311,27 @@ TEST(CoroStream, stop_with_thousands_of_suspended_tasks_ends_every_one) {
     EXPECT_TRUE(stopped);
     EXPECT_EQ(ended.load(), kConns);
     EXPECT_EQ(live.load(), 0);
+}
+
+// The same adapter on the client side: TcpClient connects, the task talks.
+TEST(CoroStream, a_tcp_client_runs_a_task_per_connection) {
+    auto server = server_with(coro::stream_handler([](coro::Stream& s) -> coro::Task<void> {
+        for (;;) {
+            auto line = co_await s.read_until('\n', 100);
+            if (!line || !co_await s.write_all(*line)) co_return;
+        }
+    }));
+    auto r = reactor::Reactor::create().value();
+    ASSERT_TRUE(r->start());
+    Log log;
+    auto client = TcpClient::create(*r, server->local_addr()).value();
+    client->set_handler_factory(coro::stream_handler([&log](coro::Stream& s) -> coro::Task<void> {
+        if (!co_await s.write_all("hello\n")) co_return;
+        auto line = co_await s.read_until('\n', 100, 5s);
+        log.add(line ? std::string(*line) : name(line.error()));
+    }));
+    client->connect();
+    EXPECT_TRUE(eventually([&] { return log.has("hello\n"); }));
+    client->stop();
+    server->stop();
 }
