@@ -14,7 +14,7 @@ watch_pid=
 server_cmd() {
   case $1 in
     pollux) echo "$bin/samples/echo_server/echo_server 0 1" ;;
-    raw) echo "$bin/perf/fairness/raw_echo --port 0" ;;
+    raw) echo "$bin/perf/race/epoll_echo 0 1" ;;
     asio) echo "$bin/samples/asio_echo/asio_echo 0 1" ;;
     asio-shared) echo "$bin/samples/asio_echo/asio_echo 0 1 --shared" ;;
     libevent) echo "$bin/perf/race/libevent_echo 0 1" ;;
@@ -100,6 +100,7 @@ start() {
       ;;
   esac
   watch_pid=$pid
+  echo "$pid" >>"$work/pids"  # for scripts/bench's exit trap: start may run in a subshell
   for _ in $(seq 400); do
     if [ -z "$port" ]; then
       port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)

@@ -218,14 +218,13 @@ write_page() {
   local page=$1 dir
   dir=$(dirname "$page")
   plots "$dir"
-  local cmd="bash scripts/bench"
-  [ "$mode" = full ] && cmd+=" --full"
+  local cmd=$command_line
   {
     echo "# Benchmarks"
     echo
     echo "Written by \`$cmd\` on $started (finished $(date -u '+%H:%M UTC'), ${elapsed} s), on this machine:"
     echo "$(nproc) vCPUs ($(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -n 1)), $(uname -sr), Debian $(cat /etc/debian_version),"
-    echo "$(g++ --version | head -n 1), \`build/default\` (RelWithDebInfo). Load average $load_start at the start,"
+    echo "$(g++ --version | head -n 1), RelWithDebInfo binaries of \`$build_dir\`. Load average $load_start at the start,"
     echo "$load_end at the end. On a shared 2-core VM throughput moves with the load: read the ratios"
     echo "(back-to-back runs) and the counted figures (instructions, syscalls), which stay put."
     echo
