@@ -27,11 +27,14 @@ server_cmd() {
   esac
 }
 
-free_port() {  # a port nothing listens on (nginx and redis-server take no port 0)
-  local p
+# A port no socket uses, below the kernel's ephemeral range so that no client connection
+# takes it meanwhile (nginx and redis-server take no port 0).
+free_port() {
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+    p=$((10000 + RANDOM % (low - 10000)))
+    ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
   done
   return 1
 }

@@ -51,7 +51,8 @@ eff_table() {
   echo "| server | instructions/msg | $(for c in $sys_conns; do printf 'syscalls/msg @%s | ' "$c"; done)idle B/conn @$idle_n |"
   echo "|---|---|$(for _ in $sys_conns; do printf -- '---|'; done)---|"
   local s
-  for s in "${eff_list[@]}"; do
+  for s in "${echo_servers[@]}"; do
+    grep -q "^$s " "$data/echo_ir" "$data/echo_sys" "$data/idle" || continue
     printf '| %s | %s | ' "$s" "$(fmt_int "$(awk -v s="$s" '$1 == s { print $2 }' "$data/echo_ir")")"
     for c in $sys_conns; do printf '%s | ' "$(awk -v s="$s" -v c="$c" '$1 == s && $2 == c { print $3 }' "$data/echo_sys")"; done
     printf '%s |\n' "$(fmt_int "$(awk -v s="$s" '$1 == s { print $2 }' "$data/idle")")"
@@ -68,7 +69,7 @@ http_table() {
   echo "| client | server | req/s (median) | pollux/server: median (min-max) | server CPU µs/req |"
   echo "|---|---|---|---|---|"
   local c s
-  for c in $http_clients; do
+  for c in $http_clients $([ "$h2load_rounds" -gt 0 ] && echo h2load); do
     for s in "${http_servers[@]}"; do
       local f="\$1 == \"$c\"" rps cpu r
       rps=$(awk "$f"' && $2 == "'"$s"'" { print $5 }' "$data/http" | med)
@@ -145,7 +146,7 @@ report() {
   echo "### Echo throughput (server CPU 0, client CPU 1, one thread each, ${secs} s runs, $rounds_n rounds)"; echo; echo_table; echo
   echo "### Echo cost per message (64 B, depth 1)"; echo; eff_table; echo
   echo "### Echo latency, open loop ($lat_conns connections, 64 B, ${lat_secs} s, from each message's due time)"; echo; latency_table; echo
-  echo "### HTTP (1 worker each, server CPU 0, client CPU 1, ${http_secs} s runs, $rounds_n rounds)"; echo; http_table; echo
+  echo "### HTTP (1 worker each, server CPU 0, client CPU 1, ${http_secs} s runs, $rounds_n rounds$([ "$h2load_rounds" -gt 0 ] && echo ", h2load $h2load_rounds"))"; echo; http_table; echo
   echo "### RESP (redis-benchmark -c 50, unpinned, $rounds_n rounds)"; echo; resp_table; echo
 }
 
