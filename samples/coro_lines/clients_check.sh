@@ -71,8 +71,8 @@ got=$(printf 'ECHO 0123456789\nECHO 0123456789ab\nECHO after\n' | client 5)
 stop
 
 start --idle-timeout-ms 200
+t0=$(date +%s%N)  # before the connect: the server's deadline starts after it
 exec 3<>"/dev/tcp/127.0.0.1/$port"
-t0=$(date +%s%N)
 line= rest=x
 read -r -t 5 line <&3
 ms=$((($(date +%s%N) - t0) / 1000000))
@@ -94,13 +94,17 @@ stop
 start
 # The client answers the server's shutdown with its own close (socat -t 0.2), as a peer
 # does: the graceful close then completes and ends the sleeping task.
-(printf 'SLEEP 10000\n'; sleep 8) 2>/dev/null | timeout 10 socat -t 0.2 - "TCP:127.0.0.1:$port" >"$work/stop.out" &
+mkfifo "$work/feed"
+timeout 10 socat -t 0.2 - "TCP:127.0.0.1:$port" <"$work/feed" >"$work/stop.out" &
 cpid=$!
+exec 4>"$work/feed"
+printf 'SLEEP 10000\n' >&4
 sleep 0.3
 t0=$(date +%s%N)
 stop
 ms=$((($(date +%s%N) - t0) / 1000000))
-kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+exec 4>&-
+wait "$cpid"
 if [ "$rc" -eq 0 ] && [ "$ms" -lt 5000 ]; then ok "stop while a task sleeps: exit 0 after $ms ms"
 else fail "stop while a task sleeps: exit $rc after $ms ms"; fi
 
