@@ -21,7 +21,7 @@
 //   connection closes gracefully (Connection::close: queued output is flushed first).
 // * Reads. The Connection reads as usual; its input goes straight to the suspended read:
 //     read(buf)               Result<size_t>: copies what is there (at least 1 byte) into
-//                             buf; 0 at end of stream.
+//                             buf; 0 at end of stream (so buf must not be empty).
 //     read_exact(buf)         Result<void>: fills buf; StreamErrc::eof if the stream ends
 //                             first (what was copied stays in buf).
 //     read_some()             Result<span<const byte>>: every byte received and not read
@@ -52,6 +52,9 @@
 //   for its connections (bounded by the grace).
 // * EOF. The peer's shutdown does not close the connection: reads report end of stream
 //   and writes still work until the task ends or calls close().
+// * Limits. The connection's options apply as in the callback flavour: idle_timeout
+//   (no byte in or out for that long closes it, whatever the task awaits), max_input,
+//   max_output, linger_timeout.
 #pragma once
 
 #include <cstddef>
