@@ -15,7 +15,7 @@ run_micro() {
       {
         echo "### $name"
         echo
-        echo "\`${cmd#"$bin"/}\` (source: \`perf/$name.cpp\`, whose header says what each case measures; medians of 3 repetitions)"
+        echo "\`$build_dir/${cmd#"$bin"/}\` (source: \`perf/$name.cpp\`, whose header says what each case measures; medians of 3 repetitions)"
         echo
         echo '```'
         $cmd 2>&1 | grep -E "$keep|_median" | grep -Ev '_(mean|stddev|cv) '
@@ -24,14 +24,14 @@ run_micro() {
       } >"$work/$name.md"
     else
       cmd=$b
-      { echo "### $name"; echo; echo "\`${cmd#"$bin"/}\` (source: \`perf/$name.cpp\`)"; echo; echo '```'; $cmd 2>&1; echo '```'; echo; } >"$work/$name.md"
+      { echo "### $name"; echo; echo "\`$build_dir/${cmd#"$bin"/}\` (source: \`perf/$name.cpp\`)"; echo; echo '```'; $cmd 2>&1; echo '```'; echo; } >"$work/$name.md"
     fi
   done
   {
     if [ -f "$out" ]; then awk '/^## Micro-benchmarks/ { exit } { print }' "$out"; else echo "# Benchmarks"; echo; fi
     echo "## Micro-benchmarks"
     echo
-    echo "Written by \`bash scripts/bench --micro\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr),"
+    echo "Written by \`$command_line\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr),"
     echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. Names are \`layer/what/param\`; run one with"
     echo "\`build/default/perf/<name>_bench --benchmark_filter=REGEX\`. Wall times on a shared VM move with"
     echo "the load: compare rows of one run with each other."
