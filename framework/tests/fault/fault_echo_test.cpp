@@ -19,8 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstring>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <random>
@@ -204,7 +205,8 @@ fault::Tally run_seed(std::uint64_t seed, const fault::Rates& rates) {
         // Nothing received is ever corrupted or duplicated.
         EXPECT_LE(c.got.size(), c.payload.size());
         const std::size_t n = std::min(c.got.size(), c.payload.size());
-        EXPECT_TRUE(std::memcmp(c.got.data(), c.payload.data(), n) == 0) << "echo differs from what was sent";
+        EXPECT_TRUE(std::equal(c.got.begin(), c.got.begin() + static_cast<std::ptrdiff_t>(n), c.payload.begin()))
+            << "echo differs from what was sent";
         if (opened) {
             EXPECT_EQ(it->second.opens, 1);
             EXPECT_EQ(it->second.closes, 1);
