@@ -151,7 +151,7 @@ void slowloris(pid_t pid, std::size_t n, long deadline_ms) {
             peak = std::max(peak, rss_of(pid));
         }
         const int k = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 5);
-        for (int e = 0; e < k; ++e) {
+        for (std::size_t e = 0; e < static_cast<std::size_t>(k); ++e) {
             const auto i = static_cast<std::size_t>(evs[e].data.u64);
             if (fds[i] < 0) continue;
             char buf[4096];

@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
             p.next = now + 10ms;
         }
         const int k = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 2);
-        for (int e = 0; e < k; ++e) {
+        for (std::size_t e = 0; e < static_cast<std::size_t>(k); ++e) {
             Peer& p = peers[evs[e].data.u64];
             if (p.fd < 0) continue;
             const ssize_t r = ::recv(p.fd, buf, sizeof buf, 0);

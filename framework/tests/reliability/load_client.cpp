@@ -197,7 +197,7 @@ int run_hold() {
             }
         }
         const int k = ep.wait(evs, 5);
-        for (int e = 0; e < k; ++e) {
+        for (std::size_t e = 0; e < static_cast<std::size_t>(k); ++e) {
             const auto i = static_cast<std::size_t>(evs[e].data.u64);
             if (fds[i] < 0) continue;
             const ssize_t r = ::recv(fds[i], buf, sizeof buf, 0);

@@ -137,7 +137,7 @@ int run_churn(long slots_arg, long ops_arg, long seed, long max_payload) {
         for (std::size_t i = 0; i < nslots && started < ops; ++i)
             if (slots[i].fd < 0) start(i);
         const int k = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100);
-        for (int e = 0; e < k; ++e) {
+        for (std::size_t e = 0; e < static_cast<std::size_t>(k); ++e) {
             Slot& s = slots[evs[e].data.u64];
             if (s.fd < 0) continue;
             if (s.connecting) {
@@ -276,7 +276,7 @@ int run_linger(long conns_arg, long slow_arg, long reply_arg) {
         for (auto& p : peers) open += p.ended ? 0 : 1;
         if (open == 0 || Clock::now() > deadline) break;
         const int k = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 5);
-        for (int e = 0; e < k; ++e) {
+        for (std::size_t e = 0; e < static_cast<std::size_t>(k); ++e) {
             const auto i = static_cast<std::size_t>(evs[e].data.u64);
             while (fds[i] >= 0 && read_some(i, buf.size())) {
             }
@@ -346,7 +346,7 @@ struct Pingers {
         epoll_event evs[64];
         const int k = ::epoll_wait(ep, evs, 64, wait_ms);
         char buf[1024];
-        for (int e = 0; e < k; ++e) {
+        for (std::size_t e = 0; e < static_cast<std::size_t>(k); ++e) {
             const auto i = static_cast<std::size_t>(evs[e].data.u64);
             if (fds[i] < 0) continue;
             const ssize_t r = ::recv(fds[i], buf, sizeof buf, 0);
