@@ -1,5 +1,5 @@
 // A small churn-and-integrity run (mini T3) with syscall faults injected into the
-// server's sockets: per seed, a TcpServer echo on 2 reactors and kConns client
+// server's sockets: a TcpServer echo on 2 reactors and, per seed, kConns client
 // connections, each sending a seeded payload of 0-256 KiB, then shutdown(SHUT_WR) and
 // reading the echo to EOF. The server's recv/recvmsg/send/sendmsg fail at seeded
 // random with EINTR, EAGAIN, short counts or ECONNRESET, and accept4 with EMFILE
@@ -109,40 +109,48 @@ void step(ClientConn& c) {
     }
 }
 
-// One seed: returns the injector's tally; adds failures through gtest.
-fault::Tally run_seed(std::uint64_t seed, const fault::Rates& rates) {
-    SCOPED_TRACE("seed " + std::to_string(seed) + " (POLLUX_FAULT_SEEDS=" + std::to_string(seed) + ")");
-    fault::arm(seed, rates);
-    fault::disarm();  // nothing is injected until the clients are connected to a live server
-
-    TcpServerOptions opts;
-    opts.reactors = 2;
-    opts.resource_pause = std::chrono::milliseconds(5);
-    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts);
-    EXPECT_TRUE(server.has_value());
-    if (!server) return {};
+// The echo server every seed talks to, with what it saw.
+struct EchoServer {
+    std::unique_ptr<TcpServer> server;
     ServerLog log;
-    (*server)->on_open([&](Connection& conn) {
-        const std::uint16_t p = port_of(conn.fd(), true);
-        conn.set_context(reinterpret_cast<void*>(static_cast<std::uintptr_t>(p)));
-        std::lock_guard lock(log.mu);
-        ++log.by_port[p].opens;
-        ++log.total_opens;
-    });
-    (*server)->on_data([](Connection& conn, Buffer& in) {
-        conn.send(in.readable());
-        in.consume_all();
-    });
-    (*server)->on_close([&](Connection& conn, CloseReason why) {
-        const auto p = static_cast<std::uint16_t>(reinterpret_cast<std::uintptr_t>(conn.context()));
-        std::lock_guard lock(log.mu);
-        auto& e = log.by_port[p];
-        ++e.closes;
-        e.reason = why;
-        ++log.total_closes;
-    });
-    EXPECT_TRUE((*server)->start().has_value());
-    const std::uint16_t server_port = (*server)->local_addr().port();
+
+    EchoServer() {
+        TcpServerOptions opts;
+        opts.reactors = 2;
+        opts.resource_pause = std::chrono::milliseconds(5);
+        server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+        server->on_open([this](Connection& conn) {
+            const std::uint16_t p = port_of(conn.fd(), true);
+            conn.set_context(reinterpret_cast<void*>(static_cast<std::uintptr_t>(p)));
+            std::lock_guard lock(log.mu);
+            ++log.by_port[p].opens;
+            ++log.total_opens;
+        });
+        server->on_data([](Connection& conn, Buffer& in) {
+            conn.send(in.readable());
+            in.consume_all();
+        });
+        server->on_close([this](Connection& conn, CloseReason why) {
+            const auto p = static_cast<std::uint16_t>(reinterpret_cast<std::uintptr_t>(conn.context()));
+            std::lock_guard lock(log.mu);
+            auto& e = log.by_port[p];
+            ++e.closes;
+            e.reason = why;
+            ++log.total_closes;
+        });
+        EXPECT_TRUE(server->start().has_value());
+    }
+};
+
+// One seed: returns the injector's tally; adds failures through gtest.
+fault::Tally run_seed(std::uint64_t seed, const fault::Rates& rates, EchoServer& echo) {
+    SCOPED_TRACE("seed " + std::to_string(seed) + " (POLLUX_FAULT_SEEDS=" + std::to_string(seed) + ")");
+    ServerLog& log = echo.log;
+    {
+        std::lock_guard lock(log.mu);  // the previous seed's connections are all closed
+        log.by_port.clear();
+    }
+    const std::uint16_t server_port = echo.server->local_addr().port();
     fault::arm(seed, rates);
     fault::watch_listener_port(server_port);
 
@@ -189,8 +197,6 @@ fault::Tally run_seed(std::uint64_t seed, const fault::Rates& rates) {
         if (Clock::now() > settle) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    EXPECT_TRUE((*server)->stop().has_value());
-
     std::lock_guard lock(log.mu);
     EXPECT_EQ(log.total_closes, log.total_opens);
     for (auto& c : conns) {
@@ -237,8 +243,10 @@ TEST(FaultEcho, echo_keeps_every_byte_under_injected_eintr_eagain_short_counts_r
     fault::seeds_from_env(first, last);
     const fault::Rates rates = fault::rates_from_env(kDefaultRates);
     pollux::set_log_sink(nullptr);  // the acceptor's EMFILE warnings are expected here
+    EchoServer echo;
     fault::Tally all;
-    for (std::uint64_t seed = first; seed <= last && !HasFailure(); ++seed) all += run_seed(seed, rates);
+    for (std::uint64_t seed = first; seed <= last && !HasFailure(); ++seed) all += run_seed(seed, rates, echo);
+    EXPECT_TRUE(echo.server->stop().has_value());
     std::printf("seeds %llu-%llu, rates %s: %s\n", static_cast<unsigned long long>(first),
                 static_cast<unsigned long long>(last), fault::to_string(rates).c_str(), fault::to_string(all).c_str());
     // The run injected each kind it was asked for (otherwise it proved nothing).

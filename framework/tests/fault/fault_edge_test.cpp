@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fault_injector.hpp"
@@ -35,10 +36,13 @@ constexpr fault::Rates kRates{.eintr = 100, .eagain = 100, .short_io = 200, .res
 struct Closes {
     std::mutex mu;
     std::vector<CloseReason> reasons;
-    std::atomic<int> opens{0};
     std::size_t count() {
         std::lock_guard lock(mu);
         return reasons.size();
+    }
+    std::vector<CloseReason> take() {
+        std::lock_guard lock(mu);
+        return std::exchange(reasons, {});
     }
 };
 
@@ -99,14 +103,14 @@ void for_each_seed(const std::function<void(std::uint64_t)>& body) {
 // The server streams 4 MiB to a peer that reads some of it and resets: one on_close,
 // CloseReason::reset, whatever EINTR/EAGAIN/short counts the writes met on the way.
 TEST(FaultEdge, peer_reset_mid_write_closes_once_with_reset) {
-    for_each_seed([](std::uint64_t seed) {
-        Closes closes;
-        auto server = server_with(closes);
-        server->on_data([](Connection& c, Buffer& in) {
-            in.consume_all();
-            c.send(std::string(4 * 1024 * 1024, 'r'));
-        });
-        ASSERT_TRUE(server->start());
+    Closes closes;
+    auto server = server_with(closes);
+    server->on_data([](Connection& c, Buffer& in) {
+        in.consume_all();
+        c.send(std::string(4 * 1024 * 1024, 'r'));
+    });
+    ASSERT_TRUE(server->start());
+    for_each_seed([&](std::uint64_t seed) {
         fault::arm(seed, kRates);
         fault::watch_listener_port(server->local_addr().port());
         const int fd = connect_to(server->local_addr().port());
@@ -125,28 +129,28 @@ TEST(FaultEdge, peer_reset_mid_write_closes_once_with_reset) {
         ::close(fd);
         EXPECT_TRUE(wait_until([&] { return closes.count() >= 1; }));
         fault::disarm();
-        EXPECT_TRUE(server->stop());
-        std::lock_guard lock(closes.mu);
-        EXPECT_EQ(closes.reasons, std::vector{CloseReason::reset});
+        EXPECT_EQ(closes.take(), std::vector{CloseReason::reset});
     });
+    EXPECT_TRUE(server->stop());
 }
 
 // The server says hello and half-closes; the peer reads it to EOF, then sends a seeded
 // amount and half-closes; the server receives every byte and closes with peer_closed.
 TEST(FaultEdge, server_half_close_first_and_the_peer_still_sends_everything) {
-    for_each_seed([](std::uint64_t seed) {
-        Closes closes;
-        auto server = server_with(closes);
-        std::atomic<std::size_t> received{0};
-        server->on_open([](Connection& c) {
-            c.send(std::string_view("hello"));
-            c.shutdown_write();
-        });
-        server->on_data([&](Connection&, Buffer& in) {
-            received += in.readable_size();
-            in.consume_all();
-        });
-        ASSERT_TRUE(server->start());
+    Closes closes;
+    auto server = server_with(closes);
+    std::atomic<std::size_t> received{0};
+    server->on_open([](Connection& c) {
+        c.send(std::string_view("hello"));
+        c.shutdown_write();
+    });
+    server->on_data([&](Connection&, Buffer& in) {
+        received += in.readable_size();
+        in.consume_all();
+    });
+    ASSERT_TRUE(server->start());
+    for_each_seed([&](std::uint64_t seed) {
+        received = 0;
         fault::arm(seed, kRates);
         fault::watch_listener_port(server->local_addr().port());
         const int fd = connect_to(server->local_addr().port());
@@ -172,9 +176,8 @@ TEST(FaultEdge, server_half_close_first_and_the_peer_still_sends_everything) {
         EXPECT_EQ(::recv(fd, buf, sizeof buf, 0), 0);  // closed cleanly, never reset
         ::close(fd);
         fault::disarm();
-        EXPECT_TRUE(server->stop());
         EXPECT_EQ(received.load(), payload.size());
-        std::lock_guard lock(closes.mu);
-        EXPECT_EQ(closes.reasons, std::vector{CloseReason::peer_closed});
+        EXPECT_EQ(closes.take(), std::vector{CloseReason::peer_closed});
     });
+    EXPECT_TRUE(server->stop());
 }
