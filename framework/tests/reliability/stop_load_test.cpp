@@ -1,9 +1,9 @@
 // T11 — stop under load. Thousands of live connections: a third echo every 50 ms, a
 // third asked for a 128 KiB reply and never read it (most of it waits in the output
-// queues), a third sit idle; none of them closes. stop(grace) must return within grace + 1 s,
-// every connection must get exactly one on_close (CloseReason::server_stop), the
-// never-reading peers' output is dropped with a reset and counted, no fd is left, and
-// under ASan the process ends without a leak.
+// queues), a third sit idle; none of them closes. stop(grace) must return within
+// grace + 1 s (grace + 3 s under TSan), every connection must get exactly one
+// on_close (CloseReason::server_stop), the never-reading peers' output is dropped with a
+// reset and counted, no fd is left, and under ASan the process ends without a leak.
 // Size: POLLUX_REL_STOP_CONNS (CI: 3,000; sanitizer builds 1,500).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -95,7 +95,9 @@ TEST(ReliabilityStop, stop_under_load_returns_within_grace_plus_a_second_and_clo
                  static_cast<long long>(grace.count()), n, static_cast<long long>(took_ms),
                  static_cast<unsigned long long>(tally.closes.load()), static_cast<unsigned long long>(tally.server_stop.load()),
                  static_cast<unsigned long long>(m.output_dropped));
-    EXPECT_LE(took, grace + 1s);
+    // TSan slows the closing round several times over; its bound is wider (a loaded
+    // 2-core machine once took grace + 2.2 s there).
+    EXPECT_LE(took, grace + (kThreadSanitized ? 3s : 1s));
     EXPECT_EQ(tally.opens.load(), static_cast<std::uint64_t>(n));
     EXPECT_EQ(tally.closes.load(), tally.opens.load());
     EXPECT_EQ(tally.server_stop.load(), tally.opens.load());
