@@ -335,3 +335,24 @@ TEST(CoroStream, a_tcp_client_runs_a_task_per_connection) {
     client->stop();
     server->stop();
 }
+
+// A connection's task stays on its connection's reactor: post_to fails without moving it.
+TEST(CoroStream, post_to_from_a_connection_task_is_refused_and_the_task_stays_home) {
+    auto other = reactor::Reactor::create().value();
+    ASSERT_TRUE(other->start());
+    Log log;
+    auto server = server_with(coro::stream_handler([&](coro::Stream& s) -> coro::Task<void> {
+        reactor::Reactor* home = &s.connection()->reactor();
+        auto child = [](reactor::Reactor& to) -> coro::Task<Result<void>> { co_return co_await coro::post_to(to); };
+        auto hop = co_await child(*other);  // a child task: its root is the connection's
+        const bool stayed = reactor::Reactor::current() == home;
+        log.add(std::string(hop ? "moved" : name(hop.error()) == "Operation not permitted" ? "refused" : "other") +
+                (stayed ? " home" : " away"));
+        (void)co_await s.write_all("done\n");
+    }));
+    BlockingClient c(server->local_addr());
+    EXPECT_EQ(text(c.read_exact(5)), "done\n");
+    EXPECT_TRUE(log.has("refused home"));
+    c.close();
+    server->stop();
+}

@@ -73,6 +73,10 @@ struct PostAwaiter::Hop {
 };
 
 bool PostAwaiter::post(std::coroutine_handle<> h, detail::PromiseBase& p) noexcept {
+    if (detail::pinned_to_connection(p)) {
+        pinned_ = true;
+        return false;
+    }
     t_refusing = this;
     // After a successful post the task may already run on the target thread: `this`
     // is not touched again then.

@@ -155,6 +155,12 @@ void WriteAwaiter::wait() noexcept { s_->writer_ = this; }
 
 namespace detail {
 
+bool pinned_to_connection(const PromiseBase& p) noexcept {
+    const PromiseBase* root = &p;
+    while (root->parent_ != nullptr) root = root->parent_;
+    return root->end_ == &StreamHandler::end;
+}
+
 StreamHandler::~StreamHandler() {
     if (task_ != nullptr) destroy_root(*task_);
 }

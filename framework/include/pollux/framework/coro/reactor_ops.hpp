@@ -21,8 +21,10 @@
 //   with success, or with operation_canceled when the token is cancelled first. A zero
 //   or negative d completes at once. Only on a reactor thread.
 // * post_to(reactor): suspends and resumes on `reactor`'s thread (one Reactor::post;
-//   to the same reactor it yields to the end of the current round). Fails with
-//   operation_canceled, without suspending, when that reactor is exiting.
+//   to the same reactor it yields to the end of the current round). Fails without
+//   suspending: with operation_canceled when that reactor is exiting, with
+//   operation_not_permitted in a connection's task (stream.hpp: it stays on its
+//   connection's reactor).
 #pragma once
 
 #include <chrono>
@@ -76,6 +78,7 @@ public:
         return post(h, h.promise());
     }
     Result<void> await_resume() const noexcept {
+        if (pinned_) return error(std::errc::operation_not_permitted);
         if (refused_) return error(std::errc::operation_canceled);
         return {};
     }
@@ -85,6 +88,7 @@ private:
     bool post(std::coroutine_handle<> h, detail::PromiseBase& p) noexcept;
     reactor::Reactor* target_;
     bool refused_ = false;
+    bool pinned_ = false;
 };
 
 inline PostAwaiter post_to(reactor::Reactor& target) noexcept { return PostAwaiter(target); }

@@ -39,6 +39,10 @@
 //   first, as Connection::send), then suspends while the queue holds
 //   ConnectionOptions::high_water_mark bytes or more, until it has drained empty:
 //   backpressure. A closed connection gives std::errc::not_connected.
+// * One thread. A connection's task (its children under when_all included) stays on its
+//   connection's reactor: post_to() from it fails with std::errc::operation_not_permitted
+//   (its connection's close may destroy it at any moment, from that reactor's thread).
+//   Work for another reactor: spawn() a task there, or Reactor::post.
 // * One read and one write at a time (a second of either fails with
 //   std::errc::operation_in_progress), e.g. a reader and a writer task under when_all.
 // * Deadlines and tokens (cancel.hpp): every read and write takes them; they end the wait
@@ -287,6 +291,7 @@ public:
     void on_close(framework::Connection& conn, framework::CloseReason reason) override;
 
 private:
+    friend bool pinned_to_connection(const PromiseBase& p) noexcept;
     static std::coroutine_handle<> end(void* ctx, PromiseBase& p, bool finished) noexcept;
     Start start_;
     void* fn_;

@@ -73,6 +73,10 @@ struct PromiseBase {
 // their children. For a wake-up that can never come (its reactor was destroyed).
 void destroy_root(PromiseBase& p) noexcept;
 
+// True if the task that `p` belongs to is a connection's task (stream.hpp): its root
+// is resumed and destroyed by its connection's reactor, so it never leaves that thread.
+bool pinned_to_connection(const PromiseBase& p) noexcept;
+
 // True while destroy_root runs because a reactor's timer wheel is being destroyed:
 // awaiters then unhook from their timers without cancelling them.
 bool tearing_down() noexcept;
