@@ -6,12 +6,16 @@
 // on_close per connection, with CloseReason::reset once per reset peer; no callback
 // after on_close; every fd back after the run; no EADDRNOTAVAIL.
 // Size: POLLUX_REL_CHURN_OPS (CI: 10^5, 10^4 under TSan), the long run 10^6.
+// A second test churns 4,000 connections through a server whose fd limit is 64
+// (libevent's fdleak test): a leaked fd per connection would run it out within ~50.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "pollux/framework/tcp_server.hpp"
 #include "support/loopback_client.hpp"
@@ -100,4 +104,54 @@ TEST(ReliabilityChurn, churned_connections_lose_no_byte_and_close_exactly_once) 
     EXPECT_TRUE(pollux::test::eventually([&] { return open_fds() == base_fds; }, 10s))
         << open_fds() << " fds open, " << base_fds << " before";
     EXPECT_TRUE(server->stop(1s));
+}
+
+TEST(ReliabilityChurn, four_thousand_connections_churn_through_a_server_limited_to_64_fds) {
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    std::map<std::string, double> r;
+    Tally tally;
+    std::uint64_t emfile = 0;
+    {
+        TcpServerOptions opts;
+        opts.reactors = 2;
+        auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+        server->set_handler_factory([&](Connection&) { return std::make_unique<ChurnEcho>(tally); });
+        ASSERT_TRUE(server->start());
+        // While fds are plentiful: the paths UBSan's vptr check must have seen (T5).
+        for (int i = 0; i < 2; ++i) {
+            pollux::test::BlockingClient warm(server->local_addr());
+            ASSERT_TRUE(warm.write_all("warm"));
+            ASSERT_EQ(warm.read_exact(4).size(), 4u);
+        }
+        const std::error_code emfile_code(EMFILE, std::system_category());
+        ASSERT_FALSE(emfile_code.message().empty());
+        ASSERT_TRUE(emfile_code == std::errc::too_many_files_open);
+        ASSERT_FALSE(emfile_code == std::errc::connection_aborted);
+        ASSERT_TRUE(pollux::test::eventually([&] { return tally.closes.load() == 2; }));
+        const std::size_t base_fds = open_fds();
+        rlimit low = saved;
+        low.rlim_cur = 64;
+        ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+        {
+            LoadClient client({"churn", "--port", std::to_string(server->local_addr().port()), "--slots", "8", "--ops",
+                               "4000", "--seed", "7", "--max-payload", "65536"});
+            auto line = client.wait_for("result", 300s);
+            ASSERT_TRUE(line) << "no result from the load client";
+            r = parse_fields(*line);
+            EXPECT_EQ(client.wait(10s), 0);
+        }
+        ASSERT_TRUE(pollux::test::eventually([&] { return server->connections() == 0; }, 10s));
+        EXPECT_TRUE(pollux::test::eventually([&] { return open_fds() == base_fds; }, 10s))
+            << open_fds() << " fds open, " << base_fds << " before";
+        emfile = server->metrics().total().emfile_events;
+        EXPECT_TRUE(server->stop(1s));
+    }
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    EXPECT_EQ(r["ops"], 4000);
+    EXPECT_EQ(r["graceful_ok"] + r["aborted"], 4000);
+    EXPECT_EQ(r["corrupted"] + r["lost"] + r["duplicated"] + r["unexpected_resets"] + r["stuck"] + r["connect_errors"], 0);
+    EXPECT_EQ(tally.opens.load(), 4002u);
+    EXPECT_EQ(tally.closes.load(), 4002u);
+    EXPECT_EQ(emfile, 0u) << "the server ran out of fds: a leak";
 }
