@@ -27,9 +27,12 @@ rfmt() { awk -v f="$1" '$1 == "-" || NF < 3 { print "-"; next } { printf f " (" 
 yesno() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { if (x == "-" || x == "") { print "not measured"; exit }
   ok = (op == "<=") ? (x + 0 <= t + 0) : (x + 0 >= t + 0); print ok ? "met" : "**missed**" }'; }
 
+# busy RATE CPU_US: the share of its core the server used (rate x CPU per item).
+busy() { awk -v r="$1" -v c="$2" 'BEGIN { if (r == "-" || c == "-") print "-"; else printf "%.0f%%\n", r * c / 1e4 }'; }
+
 echo_table() {
-  echo "| size | conns | server | msg/s (median of rounds) | pollux/server: median (min-max) | server CPU µs/msg |"
-  echo "|---|---|---|---|---|---|"
+  echo "| size | conns | server | msg/s (median of rounds) | pollux/server: median (min-max) | server CPU µs/msg | server core busy |"
+  echo "|---|---|---|---|---|---|---|"
   local cell size conns s
   for cell in $cells; do
     size=${cell%%:*} conns=${cell#*:}
@@ -42,7 +45,7 @@ echo_table() {
         r=$(ratios "$f" 6 pollux "$s" 3 4 "$data/echo" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }'); fi
       local mibs=""
       [ "$size" -ge 16384 ] && mibs=$(awk -v m="$mps" -v s="$size" 'BEGIN { printf " = %.0f MiB/s", m * s / 1048576 }')
-      echo "| $size B | $conns | $s | $(fmt_int "$mps")$mibs | $r | $cpu |"
+      echo "| $size B | $conns | $s | $(fmt_int "$mps")$mibs | $r | $cpu | $(busy "$mps" "$cpu") |"
     done
   done
 }
@@ -66,8 +69,8 @@ latency_table() {
 }
 
 http_table() {
-  echo "| client | server | req/s (median) | pollux/server: median (min-max) | server CPU µs/req |"
-  echo "|---|---|---|---|---|"
+  echo "| client | server | req/s (median) | pollux/server: median (min-max) | server CPU µs/req | server core busy |"
+  echo "|---|---|---|---|---|---|"
   local c s
   for c in $http_clients $([ "$h2load_rounds" -gt 0 ] && echo h2load); do
     for s in "${http_servers[@]}"; do
@@ -76,7 +79,7 @@ http_table() {
       cpu=$(awk "$f"' && $2 == "'"$s"'" { print $7 }' "$data/http" | med)
       if [ "$s" = http-pollux ]; then r="1 (self)"; else
         r=$(ratios "$f" 5 http-pollux "$s" 2 3 "$data/http" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }'); fi
-      echo "| $c | $s | $(fmt_int "$rps") | $r | $cpu |"
+      echo "| $c | $s | $(fmt_int "$rps") | $r | $cpu | $(busy "$rps" "$cpu") |"
     done
   done
   echo
@@ -141,38 +144,67 @@ targets_table() {
   row "idle memory/connection ≤ 400 B (at $idle_n connections)" "${x:--} B (asio ${xa:--} B)" "$x" "<=" 400
 }
 
+notes() {
+  cat <<'EOF'
+Reading the figures:
+
+* "server core busy" is msg/s × server CPU µs/msg: below 100% the server was waiting for
+  the client, so msg/s measured the client and the loopback path as much as the server,
+  and ratios near 1 are ties. The server's own cost is in the CPU, instruction and
+  syscall columns.
+* Instructions are user space only (callgrind cannot see the kernel); the kernel's
+  loopback TCP work, several µs per message, is the bulk of the CPU column.
+* libevent's syscalls per echo (7 at 1 connection, about 5 under load): `strace -c -f`
+  of perf/race/libevent_echo over 20,000 echoes at 100 connections (2026-12-03) counted
+  per echo 2.02 `epoll_ctl` (bufferevent adds EPOLLOUT for each write and removes it when
+  the output drains), 1.00 `ioctl(FIONREAD)` (libevent asks how much is readable before
+  each read), 1.00 `readv`, 1.00 `writev`.
+* redis-io2 (`--io-threads 2 --io-threads-do-reads yes`): Redis's I/O threads busy-wait
+  for work; on 2 cores shared with redis-benchmark they take CPU from the client and the
+  main thread, hence its low rates here.
+EOF
+}
+
 report() {
-  echo "### Targets"; echo; targets_table; echo
+  echo "### Targets"; echo; targets_table; echo; notes; echo
   echo "### Echo throughput (server CPU 0, client CPU 1, one thread each, ${secs} s runs, $rounds_n rounds)"; echo; echo_table; echo
   echo "### Echo cost per message (64 B, depth 1)"; echo; eff_table; echo
   echo "### Echo latency, open loop ($lat_conns connections, 64 B, ${lat_secs} s, from each message's due time)"; echo; latency_table; echo
   echo "### HTTP (1 worker each, server CPU 0, client CPU 1, ${http_secs} s runs, $rounds_n rounds$([ "$h2load_rounds" -gt 0 ] && echo ", h2load $h2load_rounds"))"; echo; http_table; echo
-  echo "### RESP (redis-benchmark -c 50, unpinned, $rounds_n rounds)"; echo; resp_table; echo
+  echo "### RESP (redis-benchmark -t set,get -c 50, unpinned, -P 16: $rounds_n rounds of $resp_n requests, -P 1: $resp_p1_rounds rounds of $((resp_n / 16)); redis-io2 a fifth of those)"; echo; resp_table; echo
 }
 
 plots() {
   local dir=$1 s
   command -v gnuplot >/dev/null || { echo "bench: gnuplot is not installed (bash scripts/setup); no plots" >&2; return 0; }
-  # Throughput ratio pollux/server by connections, 64 B.
+  # Throughput ratio pollux/server per cell (size x connections), one bar per server.
   : >"$work/ratio.dat"
+  local cell v
   for cell in $cells; do
-    [ "${cell%%:*}" = 64 ] || continue
-    printf '%s' "${cell#*:}" >>"$work/ratio.dat"
-    for s in "${echo_servers[@]:1}"; do printf ' %s' "$(ratios "\$1 == 64 && \$2 == ${cell#*:}" 6 pollux "$s" 3 4 "$data/echo" | cut -d' ' -f1)" >>"$work/ratio.dat"; done
+    printf '"%s B x %s"' "${cell%%:*}" "${cell#*:}" >>"$work/ratio.dat"
+    for s in "${echo_servers[@]:1}"; do
+      v=$(ratios "\$1 == ${cell%%:*} && \$2 == ${cell#*:}" 6 pollux "$s" 3 4 "$data/echo" | cut -d' ' -f1)
+      printf ' %s' "${v/-/0}" >>"$work/ratio.dat"
+    done
     echo >>"$work/ratio.dat"
   done
   local cols="" i=2
-  for s in "${echo_servers[@]:1}"; do cols+="'$work/ratio.dat' using 1:$i with linespoints lw 2 title 'pollux / $s', "; i=$((i + 1)); done
+  for s in "${echo_servers[@]:1}"; do
+    if [ $i -eq 2 ]; then cols+="'$work/ratio.dat' using $i:xtic(1) title '$s', "; else cols+="'' using $i title '$s', "; fi
+    i=$((i + 1))
+  done
   gnuplot <<EOF
 set terminal png size 800,450
 set output '$dir/benchmarks-echo-ratio.png'
-set title 'Echo 64 B: pollux msg/s over each server (median of rounds; >1: pollux faster)'
-set logscale x
-set xlabel 'connections'
-set ylabel 'ratio'
+set title 'Echo: pollux msg/s / server msg/s (median of rounds; >1: pollux faster)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8
+set yrange [0:*]
+set ylabel 'ratio pollux / server'
 set key outside right
-set grid
-plot ${cols}1 with lines dt 2 lc rgb 'black' title 'tie'
+set grid y
+plot ${cols%, }, 1 with lines dt 2 lc rgb 'black' notitle
 EOF
   # Latency percentiles per server (the first rate).
   local rate1
