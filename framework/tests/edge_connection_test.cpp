@@ -46,7 +46,8 @@ TEST(EdgeConnection, rst_mid_write_closes_once_with_reset) {
     auto server = probe_server(probe);
     BlockingClient client(server->local_addr());
     ASSERT_TRUE(client.write_all("go"));
-    ASSERT_TRUE(pollux::test::eventually([&] { return server->metrics().total().bytes_out > 0; }));
+    // Queued above high water (1 MiB): the reset finds output the peer never took.
+    ASSERT_TRUE(pollux::test::eventually([&] { return probe.high_waters.load() >= 1; }));
     client.reset();
     ASSERT_TRUE(probe.closes.wait_for(1));
     EXPECT_EQ(probe.closes.reasons(), std::vector{CloseReason::reset});
@@ -67,7 +68,8 @@ TEST(EdgeConnection, peer_reset_while_close_is_flushing_reports_reset_not_local_
     auto server = probe_server(probe);
     BlockingClient client(server->local_addr());
     ASSERT_TRUE(client.write_all("go"));
-    ASSERT_TRUE(pollux::test::eventually([&] { return server->metrics().total().bytes_out > 0; }));
+    // Queued above high water (1 MiB): the reset finds output the peer never took.
+    ASSERT_TRUE(pollux::test::eventually([&] { return probe.high_waters.load() >= 1; }));
     client.reset();
     ASSERT_TRUE(probe.closes.wait_for(1));
     EXPECT_EQ(probe.closes.reasons(), std::vector{CloseReason::reset});
