@@ -169,7 +169,10 @@ report() {
   echo "### Targets"; echo; targets_table; echo; notes; echo
   echo "### Echo throughput (server CPU 0, client CPU 1, one thread each, ${secs} s runs, $rounds_n rounds)"; echo; echo_table; echo
   echo "### Echo cost per message (64 B, depth 1)"; echo; eff_table; echo
-  echo "### Echo latency, open loop ($lat_conns connections, 64 B, ${lat_secs} s, from each message's due time)"; echo; latency_table; echo
+  echo "### Echo latency, open loop ($lat_conns connections, 64 B, ${lat_secs} s, one run per server in turn; latency from each message's due time)"
+  echo
+  [ "$rates" = 2000 ] || echo "Rates: $rates of raw's median msg/s at 64 B x 100 (echo_load --rate)."
+  echo; latency_table; echo
   echo "### HTTP (1 worker each, server CPU 0, client CPU 1, ${http_secs} s runs, $rounds_n rounds$([ "$h2load_rounds" -gt 0 ] && echo ", h2load $h2load_rounds"))"; echo; http_table; echo
   echo "### RESP (redis-benchmark -t set,get -c 50, unpinned, -P 16: $rounds_n rounds of $resp_n requests, -P 1: $resp_p1_rounds rounds of $((resp_n / 16)); redis-io2 a fifth of those)"; echo; resp_table; echo
 }
@@ -240,6 +243,7 @@ set title 'Server CPU per echoed message (${cell100%%:*} B x ${cell100#*:} conns
 set style data histograms
 set style fill solid 0.8
 set ylabel 'µs'
+set yrange [0:*]
 set xtics rotate by -30
 set grid y
 set key off
