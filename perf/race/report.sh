@@ -152,6 +152,11 @@ Reading the figures:
   the client, so msg/s measured the client and the loopback path as much as the server,
   and ratios near 1 are ties. The server's own cost is in the CPU, instruction and
   syscall columns.
+* Syscalls per message: read + write per message, plus epoll_wait shared by the
+  connections it returns ready. A server that keeps ahead of its client sees about one
+  ready connection per epoll_wait and approaches 3 per message; one that falls behind
+  sees many and approaches 2. So the figure moves with the load: compare the servers of
+  one column (measured back to back), not runs.
 * Instructions are user space only (callgrind cannot see the kernel); the kernel's
   loopback TCP work, several µs per message, is the bulk of the CPU column.
 * libevent's syscalls per echo (7 at 1 connection, about 5 under load): `strace -c -f`
