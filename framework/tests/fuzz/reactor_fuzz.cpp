@@ -153,7 +153,20 @@ int connect_to(std::uint16_t port) {
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) fail_errno("connect");
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) {
+        // libFuzzer's timer signal may interrupt it; the connect goes on regardless.
+        if (errno != EINTR) fail_errno("connect");
+        pollfd p{fd, POLLOUT, 0};
+        while (::poll(&p, 1, 10'000) < 0) {
+            if (errno != EINTR) fail_errno("poll");
+        }
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+            errno = err;
+            fail_errno("connect");
+        }
+    }
     (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
@@ -213,7 +226,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::uint8_t* seg = data + at + 1;
         at += 1 + n;
         if (n == 0) continue;
-        if (::send(fd, seg, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) fail("send");
+        for (std::size_t off = 0; off < n;) {  // blocking; a signal may cut it short
+            const ssize_t w = ::send(fd, seg + off, n - off, MSG_NOSIGNAL);
+            if (w < 0 && errno != EINTR) fail_errno("send");
+            if (w > 0) off += static_cast<std::size_t>(w);
+        }
         sent.insert(sent.end(), seg, seg + n);
         if (lockstep) {
             while (got.size() < sent.size()) {
@@ -237,7 +254,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (counts.opens.load() != opens_before + 1) fail("the connection was not opened exactly once");
         if (counts.resets.load() != resets_before + 1) fail("a reset connection closed with another reason");
     } else {
-        if (::shutdown(fd, SHUT_WR) < 0) fail("shutdown");
+        if (::shutdown(fd, SHUT_WR) < 0) fail_errno("shutdown");
         (void)drain(fd, got, 1000, true, deadline);
         linger lg{.l_onoff = 1, .l_linger = 0};  // no TIME_WAIT left per input
         (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
