@@ -156,6 +156,18 @@ void Connection::on_other_event(const Event& ev) {
     return scratch.writable_size() >= ConnectionHost::kScratchSize ? host_->scratch_ask() : 0;
 }
 
+namespace {
+// The first `n` bytes of `slices` (the slices cut, in place).
+std::span<IoSliceMut> first_bytes(std::span<IoSliceMut> slices, std::size_t n) noexcept {
+    std::size_t k = 0;
+    for (; k < slices.size() && n != 0; ++k) {
+        if (slices[k].size() > n) slices[k] = slices[k].bytes().first(n);
+        n -= slices[k].size();
+    }
+    return slices.first(k);
+}
+}  // namespace
+
 Result<std::size_t> Connection::read_slices(std::span<IoSliceMut> slices) {
     if (auto* tcp = std::get_if<net::TcpStream>(&stream_)) return tcp->read_vectored(slices);
     return std::get<net::UnixStream>(stream_).read_vectored(slices);
@@ -220,14 +232,24 @@ Result<std::size_t> Connection::write_slices(std::span<const IoSlice> slices) {
     }
     assert(pending_read_ == kNoSyscall);
     into = &input_;
+    // The handler left `have` bytes and wants more. Read at most the room left, so what
+    // the handler may still consume never counts against it. A full input_ with more
+    // bytes waiting is the limit: the message in it is larger than max_input.
     const std::size_t have = input_.readable_size();
-    const auto readv = [this](std::span<IoSliceMut> s) { return read_slices(s); };
+    if (have >= max_input) [[unlikely]] {
+        std::byte probe;
+        asked = 1;
+        const long n = pollux::detail::sys_recv(fd_, &probe, 1, MSG_PEEK);
+        if (n <= 0) return n == 0 ? Result<std::size_t>(0) : std::unexpected(errno_code(static_cast<int>(-n)));
+        return error(std::errc::message_size);
+    }
+    const std::size_t room = max_input - have;
+    const auto readv = [this, &asked](std::span<IoSliceMut> s) { return read_slices(first_bytes(s, asked)); };
     if (!scratch.empty()) [[unlikely]] {
-        asked = Buffer::kExtraReadSize;
+        asked = std::min(input_.writable_size() + Buffer::kExtraReadSize, room);
         return input_.read_with(readv, max_input);
     }
     const std::span<std::byte> extra = scratch.writable();
-    const std::size_t room = have > max_input ? 0 : max_input - have + 1;
     asked = std::min(input_.writable_size() + extra.size(), room);
     return input_.read_with(readv, max_input, extra);
 }

@@ -1,6 +1,7 @@
 // framework/src/connection_host.cpp — internal.
 #include "connection_host.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <thread>
 #include <utility>
@@ -9,7 +10,7 @@ namespace pollux::framework {
 
 ConnectionHost::ConnectionHost(reactor::Reactor& reactor, const ConnectionOptions& options,
                                ReactorMetrics& metrics)
-    : scratch_ask_(options.max_input < kScratchSize ? options.max_input + 1 : kScratchSize),
+    : scratch_ask_(std::clamp<std::size_t>(options.max_input, 1, kScratchSize)),
       reactor_(reactor),
       options_(options),
       metrics_(metrics),

@@ -111,8 +111,8 @@ public:
     // Empties the scratch and makes it intact again (new storage if the handler took
     // or shrank it).
     void reset_scratch();
-    // Bytes to ask for per read into the scratch: kScratchSize, or one more than
-    // max_input (to tell "full" from "over") when that is less.
+    // Bytes to ask for per read into the scratch: kScratchSize, or max_input when that
+    // is less (at least 1: with max_input 0, any byte is over the limit).
     std::size_t scratch_ask() const noexcept { return scratch_ask_; }
 
     // Where handlers come from: the set's factory if set, else its shared handler (read

@@ -173,6 +173,43 @@ TEST(ConnectionRead, max_input_below_the_scratch_size_allows_exactly_max_input_a
     server->stop();
 }
 
+// max_input bounds what the handler leaves, not what one read brings: 64 KiB of short
+// lines written at once, through a server whose max_input is 1 KiB, all come back.
+TEST(ConnectionRead, a_read_larger_than_max_input_that_the_handler_consumes_does_not_close) {
+    pollux::test::Probe probe;
+    probe.on_data = [](Connection& conn, Buffer& in) {  // echoes whole lines, leaves a partial one
+        std::size_t done = 0;
+        while (auto eol = in.find("\n", done)) done = *eol + 1;
+        conn.send(in.readable().first(done));
+        in.consume(done);
+    };
+    TcpServerOptions opts;
+    opts.reactors = 1;
+    opts.connection.max_input = 1024;
+    auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
+    server->set_handler_factory(probe.factory());
+    ASSERT_TRUE(server->start());
+
+    std::string lines;
+    for (int i = 0; lines.size() < 64 * 1024; ++i) lines += "line " + std::to_string(i) + " of a few bytes\n";
+    BlockingClient client(server->local_addr());
+    ASSERT_TRUE(client.write_all(lines));
+    client.shutdown_write();
+    auto echoed = client.read_to_eof();
+    EXPECT_EQ(echoed.error, 0);
+    EXPECT_EQ(as_string(echoed.bytes), lines);
+    ASSERT_TRUE(probe.closes.wait_for(1));
+    EXPECT_EQ(probe.closes.count(CloseReason::limit), 0u);
+    EXPECT_EQ(probe.violations.load(), 0);
+
+    // A line longer than max_input is still the limit.
+    BlockingClient long_line(server->local_addr());
+    ASSERT_TRUE(long_line.write_all(std::string(1500, 'x')));
+    ASSERT_TRUE(probe.closes.wait_for(2));
+    EXPECT_EQ(probe.closes.count(CloseReason::limit), 1u);
+    server->stop();
+}
+
 // The scratch is checked in place after each on_data (ConnectionHost::scratch_intact);
 // each of these leaves it in a different shape. Every byte must still arrive once, in
 // order, and the fast path must not read into storage the handler replaced.

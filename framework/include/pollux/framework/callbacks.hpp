@@ -29,9 +29,10 @@
 //   its own on_data triggered the close through send(). close() waits for the output
 //   to flush, so on_close may come much later (bounded by the linger timeout).
 // * on_data(conn, input). `input` holds every byte received and not yet consumed. Call
-//   `input.consume(n)` for what you used; the rest stays for the next call. Input that
-//   grows beyond ConnectionOptions::max_input closes the connection with
-//   CloseReason::limit. `input` is valid during the call only and need not be the
+//   `input.consume(n)` for what you used; the rest stays for the next call. A handler
+//   that leaves ConnectionOptions::max_input bytes unconsumed and still needs more (a
+//   message larger than max_input) gets the connection closed with CloseReason::limit.
+//   Reads stop at the room left, so bytes the handler would have consumed never count. `input` is valid during the call only and need not be the
 //   same object each time (when nothing was left over, it is the reactor's shared
 //   read buffer); keep bytes, not a pointer to it. Moving from it or sending it with
 //   `send(std::move(input))` is fine.

@@ -41,8 +41,8 @@
 //   every other connection that was ready and after the poller has run.
 //   `pause_reading()` stops
 //   calling on_data (the kernel's receive buffer then fills and TCP flow control slows
-//   the peer); `resume_reading()` continues. Input above max_input closes with
-//   CloseReason::limit.
+//   the peer); `resume_reading()` continues. A handler that leaves max_input bytes
+//   unconsumed and still needs more closes with CloseReason::limit.
 // Closing.
 //   * `shutdown_write()`: once the queue has drained, shutdown(SHUT_WR); the peer reads
 //     EOF. Reading continues.
