@@ -173,7 +173,13 @@ wait_listen "$up"
 exec 4<>"/dev/tcp/127.0.0.1/$pport"
 head -c $((8 * 1024 * 1024)) /dev/zero >&4 2>/dev/null &
 wpid=$!; pids+=("$wpid")
-sleep 0.5
+# Wait (bounded) until the upstream holds unread bytes: killed before that, its kernel
+# would answer with a FIN, not a reset.
+for _ in $(seq 200); do
+  unread=$(ss -Htn state established "( sport = :$up )" | awk '{ s += $1 } END { print s + 0 }')
+  [ "$unread" -gt 0 ] && break
+  sleep 0.05
+done
 kill -KILL "$upid" $(pgrep -P "$upid")  # socat and its child, which shares the socket
 read_reset_open "upstream reset" 1000
 exec 4>&-
