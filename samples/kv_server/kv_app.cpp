@@ -32,7 +32,12 @@ public:
             session_.on_input(std::string_view(reinterpret_cast<const char*>(in.readable().data()), in.readable_size()), out);
         in.consume(o.consumed);
         write(conn, out);
-        if (o.close) conn.close();
+        if (o.close) return conn.close();
+        // A request begun and not complete: its deadline runs from the read that began
+        // it (a read that completed requests began the one left over).
+        const auto timeout = app_.config().request_timeout;
+        if (in.empty()) conn.clear_deadline();
+        else if (timeout.count() != 0 && (o.consumed != 0 || !conn.has_deadline())) conn.set_deadline(timeout);
     }
 
     // A shard's answers, on this connection's reactor.
@@ -85,7 +90,7 @@ Result<std::unique_ptr<App>> App::bind(const net::SocketAddr& addr, framework::T
     // Input holds at most one request being received (a bulk of up to max_bulk) plus
     // what a client pipelined after it.
     options.connection.max_input = config.limits.max_bulk + 64 * 1024;
-    options.connection.idle_timeout = std::chrono::milliseconds(0);  // Redis's default: no timeout
+    options.connection.idle_timeout = config.idle_timeout;
     auto server = framework::TcpServer::bind(addr, options);
     if (!server) return std::unexpected(server.error());
     std::unique_ptr<App> app(new App(std::move(config), std::move(*server)));

@@ -29,6 +29,11 @@ namespace pollux::samples::kv {
 
 struct AppConfig {
     RespLimits limits{};
+    // From a request's first byte to its last, absolute: a client trickling a request
+    // (or stopping half-way) is closed with CloseReason::deadline. 0: no bound.
+    std::chrono::milliseconds request_timeout{60'000};
+    // Between requests (Redis's `timeout`). 0: none, as in Redis.
+    std::chrono::milliseconds idle_timeout{0};
 };
 
 class App {

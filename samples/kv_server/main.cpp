@@ -3,11 +3,13 @@
 //
 //     kv_server [--listen ADDR:PORT] [--reactors N] [--balance rr|least|reuseport] [--pin]
 //               [--max-bulk-bytes N] [--max-args N] [--max-inline-bytes N] [--max-connections N]
+//               [--request-timeout-ms MS] [--idle-timeout-ms MS]
 //
 // Commands: PING ECHO GET SET (EX PX EXAT PXAT NX XX KEEPTTL GET) DEL EXISTS INCR INCRBY
 // DECR DECRBY MGET MSET EXPIRE PEXPIRE TTL PTTL DBSIZE FLUSHALL FLUSHDB QUIT SELECT 0,
 // and what clients send on connect (CONFIG GET, COMMAND, COMMAND DOCS, CLIENT SETNAME,
 // HELLO 2, INFO). samples/kv_server/README.md has the details.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -47,10 +49,20 @@ int main(int argc, char** argv) {
     cli::add_number<std::size_t>(app, "--max-inline-bytes", config.limits.max_inline, 16, 1024 * 1024,
                                  "longest inline command line")
         ->capture_default_str();
+    std::size_t request_timeout_ms = static_cast<std::size_t>(config.request_timeout.count());
+    std::size_t idle_timeout_ms = 0;
+    cli::add_number<std::size_t>(app, "--request-timeout-ms", request_timeout_ms, 0, 86'400'000,
+                                 "from a request's first byte to its last; a slower client is closed (0: no bound)")
+        ->capture_default_str();
+    cli::add_number<std::size_t>(app, "--idle-timeout-ms", idle_timeout_ms, 0, 86'400'000,
+                                 "close a connection idle this long between requests (0: never, as in Redis)")
+        ->capture_default_str();
     cli::add_number<std::size_t>(app, "--max-connections", max_connections, 0, 10'000'000,
                                  "open connections, all reactors (0: no limit)")
         ->capture_default_str();
     if (auto status = cli::parse(app, argc, argv)) return *status;
+    config.request_timeout = std::chrono::milliseconds(request_timeout_ms);
+    config.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
 
     auto addr = pollux::net::SocketAddr::parse(listen);
     if (!addr) {

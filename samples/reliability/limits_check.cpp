@@ -2,7 +2,7 @@
 // RESP samples as processes (docs/reliability.md).
 //
 //   limits_check http PATH/http_server [--slow N] [--deadline-ms D]
-//   limits_check kv   PATH/kv_server   [--partial N]
+//   limits_check kv   PATH/kv_server   [--partial N] [--slow N] [--deadline-ms D]
 //
 // It starts the server on 127.0.0.1:0 (port from its "listening on" line), runs the
 // checks, prints one PASS/FAIL line per check and "N passed, N failed", stops the
@@ -19,7 +19,10 @@
 // kv: a bulk length past --max-bulk-bytes, more than --max-args arguments and an inline
 //   line past --max-inline-bytes each get their "-ERR Protocol error: ..." and a close;
 //   a bulk of exactly --max-bulk-bytes is stored and read back; N connections holding a half-sent
-//   bulk of the largest size keep the server's RSS within base + N x (max bulk + 64 KiB).
+//   bulk of the largest size keep the server's RSS within base + N x (max bulk + 64 KiB);
+//   N connections trickling a request 5 bytes a second are each closed between
+//   --request-timeout-ms and 1 s later, unanswered; a connection silent after a PING is
+//   closed by --idle-timeout-ms (1.5 s).
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -225,11 +228,92 @@ int run_http(const char* binary, int argc, char** argv) {
 }
 
 // ---- kv ----
+// kv: `n` connections each trickle one request a byte every 200 ms; each must be closed
+// `deadline_ms` after its first byte (+ at most 1 s), none answered. One more connection
+// sends PING, gets +PONG, and then stays silent: closed after `idle_ms`.
+void kv_slow_requests(std::size_t n, long deadline_ms, long idle_ms) {
+    const std::string request = "*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$30\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    std::vector<int> fds(n, -1);
+    std::vector<Clock::time_point> first(n), closed_at(n);
+    std::vector<std::size_t> sent(n, 0), answered(n, 0);
+    for (std::size_t i = 0; i < n; ++i) fds[i] = connect_to(false);
+    const int idle = connect_to();
+    std::string pong;
+    if (idle >= 0 && send_all(idle, "*1\r\n$4\r\nPING\r\n")) {
+        char b[16];
+        const ssize_t r = ::recv(idle, b, sizeof b, 0);
+        if (r > 0) pong.assign(b, static_cast<std::size_t>(r));
+    }
+    const auto idle_from = Clock::now();
+    std::this_thread::sleep_for(100ms);  // the handshakes
+    const auto t0 = Clock::now();
+    const auto give_up = t0 + std::chrono::milliseconds(std::max(deadline_ms, idle_ms)) + 10s;
+    std::size_t open = n;
+    Clock::time_point idle_closed{};
+    while ((open > 0 || idle_closed == Clock::time_point{}) && Clock::now() < give_up) {
+        const auto now = Clock::now();
+        for (std::size_t i = 0; i < n; ++i) {
+            if (fds[i] < 0) continue;
+            char buf[256];
+            const ssize_t r = ::recv(fds[i], buf, sizeof buf, 0);
+            if (r > 0) {
+                answered[i] += static_cast<std::size_t>(r);
+            } else if (r == 0 || errno != EAGAIN) {
+                closed_at[i] = now;
+                ::close(fds[i]);
+                fds[i] = -1;
+                --open;
+                continue;
+            }
+            const auto due = t0 + std::chrono::milliseconds(200 * sent[i]);
+            if (sent[i] < request.size() && due <= now) {
+                if (sent[i] == 0) first[i] = now;
+                if (::send(fds[i], request.data() + sent[i], 1, MSG_NOSIGNAL) == 1) ++sent[i];
+            }
+        }
+        if (idle >= 0 && idle_closed == Clock::time_point{}) {
+            pollfd p{idle, POLLIN, 0};
+            if (::poll(&p, 1, 0) == 1) idle_closed = now;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    double max_ms = 0, min_ms = 1e12;
+    std::size_t with_reply = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (fds[i] >= 0) {
+            ::close(fds[i]);
+            continue;
+        }
+        const double ms = ms_between(first[i], closed_at[i]);
+        max_ms = std::max(max_ms, ms);
+        min_ms = std::min(min_ms, ms);
+        if (answered[i] != 0) ++with_reply;
+    }
+    char d[512];
+    std::snprintf(d, sizeof d, "%zu connections trickling a request at 5 bytes/s: %zu still open, closed %.0f-%.0f ms after their first byte (deadline %ld ms), %zu answered",
+                  n, open, min_ms, max_ms, deadline_ms, with_reply);
+    check(open == 0 && with_reply == 0 && max_ms <= static_cast<double>(deadline_ms) + 1000 &&
+              min_ms >= static_cast<double>(deadline_ms) - 20,
+          "kv.slow_requests_closed_by_the_request_timeout_plus_1s", d);
+    const double idle_ms_seen = idle_closed == Clock::time_point{} ? -1 : ms_between(idle_from, idle_closed);
+    std::snprintf(d, sizeof d, "PING answered '%s'; silent afterwards, closed after %.0f ms (idle timeout %ld ms)",
+                  pong == "+PONG\r\n" ? "+PONG" : pong.c_str(), idle_ms_seen, idle_ms);
+    check(pong == "+PONG\r\n" && idle_ms_seen >= static_cast<double>(idle_ms) - 20 &&
+              idle_ms_seen <= static_cast<double>(idle_ms) + 1000,
+          "kv.idle_connection_closed_by_the_idle_timeout", d);
+    if (idle >= 0) ::close(idle);
+}
+
 int run_kv(const char* binary, int argc, char** argv) {
     const long partial = flag(argc, argv, "--partial", 100);
+    const long slow = flag(argc, argv, "--slow", 100);
+    const long deadline_ms = flag(argc, argv, "--deadline-ms", 2000);
+    const long idle_ms = 1500;
     constexpr std::size_t kMaxBulk = 1024 * 1024;
     ServerProcess s = start_server({binary, "--listen", "127.0.0.1:0", "--reactors", "2", "--max-bulk-bytes",
-                                    std::to_string(kMaxBulk), "--max-args", "1024", "--max-inline-bytes", "65536"});
+                                    std::to_string(kMaxBulk), "--max-args", "1024", "--max-inline-bytes", "65536",
+                                    "--request-timeout-ms", std::to_string(deadline_ms), "--idle-timeout-ms",
+                                    std::to_string(idle_ms)});
     g_port = s.port;
     if (s.pid <= 0 || g_port == 0) {
         std::fprintf(stderr, "limits_check: %s did not start\n", binary);
@@ -271,6 +355,7 @@ int run_kv(const char* binary, int argc, char** argv) {
         check(fds.size() == static_cast<std::size_t>(partial) && held - std::min(held, base) <= bound,
               "kv.rss_bounded_by_max_bulk_per_connection", d);
     }
+    kv_slow_requests(static_cast<std::size_t>(slow), deadline_ms, idle_ms);
     const int status = stop_server(s);
     check(status == 0, "kv.server_exits_0_on_sigterm", "exit status " + std::to_string(status));
     return 0;
