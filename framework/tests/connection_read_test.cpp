@@ -186,6 +186,7 @@ TEST(ConnectionRead, a_read_larger_than_max_input_that_the_handler_consumes_does
     TcpServerOptions opts;
     opts.reactors = 1;
     opts.connection.max_input = 1024;
+    opts.connection.linger_timeout = 100ms;  // the limit close lingers for the peer's FIN
     auto server = TcpServer::bind(net::SocketAddr::loopback_v4(0), opts).value();
     server->set_handler_factory(probe.factory());
     ASSERT_TRUE(server->start());
