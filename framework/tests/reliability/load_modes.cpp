@@ -230,6 +230,7 @@ int run_linger(long conns_arg, long slow_arg, long reply_arg) {
         std::size_t got = 0;
         bool ended = false, corrupt = false, sent_more = false;
         int end_errno = 0;
+        int send_errno = 0;  // a reset seen by our own send
     };
     std::vector<Peer> peers(n);
     const int ep = ::epoll_create1(EPOLL_CLOEXEC);
@@ -257,13 +258,17 @@ int run_linger(long conns_arg, long slow_arg, long reply_arg) {
             p.got += static_cast<std::size_t>(r);
             if (!p.sent_more) {  // more bytes while the server is closing: it must drain them
                 p.sent_more = true;
-                ::send(fds[i], request, sizeof request, MSG_NOSIGNAL);
+                // A reset that arrived behind the bytes just read is reported to whichever
+                // call comes first, and only once: to this send as ECONNRESET (or EPIPE),
+                // after which the reads drain the queue and end with a plain 0.
+                if (::send(fds[i], request, sizeof request, MSG_NOSIGNAL) < 0 && (errno == ECONNRESET || errno == EPIPE))
+                    p.send_errno = errno;
             }
             return true;
         }
         if (r < 0 && errno == EAGAIN) return false;
         p.ended = true;
-        p.end_errno = r == 0 ? 0 : errno;
+        p.end_errno = r == 0 ? p.send_errno : errno;
         ::close(fds[i]);
         fds[i] = -1;
         return false;
@@ -288,9 +293,10 @@ int run_linger(long conns_arg, long slow_arg, long reply_arg) {
         }
     }
     std::uint64_t complete_eof = 0, truncated_reset = 0, truncated_eof = 0, complete_reset = 0, corrupt = 0, stuck = 0,
-                  slow_reset = 0;
+                  slow_reset = 0, reset_seen_by_send = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const Peer& p = peers[i];
+        if (p.send_errno != 0) ++reset_seen_by_send;
         if (fds[i] >= 0) {
             ++stuck;
             ::close(fds[i]);
@@ -304,9 +310,9 @@ int run_linger(long conns_arg, long slow_arg, long reply_arg) {
     }
     ::close(ep);
     std::printf("result connected=%zu complete_eof=%llu truncated_reset=%llu truncated_eof=%llu complete_reset=%llu "
-                "corrupt=%llu stuck=%llu slow_reset=%llu\n",
+                "corrupt=%llu stuck=%llu slow_reset=%llu reset_seen_by_send=%llu\n",
                 connected, u64(complete_eof), u64(truncated_reset), u64(truncated_eof), u64(complete_reset), u64(corrupt),
-                u64(stuck), u64(slow_reset));
+                u64(stuck), u64(slow_reset), u64(reset_seen_by_send));
     std::fflush(stdout);
     return connected == 0 ? 1 : 0;
 }
