@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "pollux/framework/coro/coro.hpp"
+#include "support/coro_run.hpp"
 #include "support/loopback_client.hpp"
 
 using namespace std::chrono_literals;
@@ -20,20 +21,8 @@ namespace coro = pollux::coro;
 
 namespace {
 
-std::unique_ptr<Reactor> started_reactor() {
-    auto r = Reactor::create().value();
-    EXPECT_TRUE(r->start());
-    return r;
-}
-
-// Spawns `task` on `r` and waits (at most 10 s) for its end; returns its error.
-std::error_code run_on(Reactor& r, coro::Task<void> task) {
-    std::promise<std::error_code> ended;
-    auto f = ended.get_future();
-    coro::spawn(r, std::move(task), [&](std::error_code ec) { ended.set_value(ec); });
-    if (f.wait_for(10s) != std::future_status::ready) return std::make_error_code(std::errc::timed_out);
-    return f.get();
-}
+using pollux::test::run_on;
+using pollux::test::started_reactor;
 
 // Counts live frames of the tasks below (a frame's locals are destroyed with it).
 std::atomic<int> g_live{0};
