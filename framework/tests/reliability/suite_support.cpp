@@ -154,19 +154,20 @@ std::size_t open_fds() {
     return n;
 }
 
-double cpu_seconds() {
+CpuTimes cpu_times() {
     char buf[2048];
     FILE* f = std::fopen("/proc/self/stat", "r");
-    if (f == nullptr) return 0;
+    if (f == nullptr) return {};
     const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
     std::fclose(f);
     buf[n] = '\0';
     const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
+    if (p == nullptr) return {};
     unsigned long utime = 0, stime = 0;
     // After ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return 0;
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return {};
+    const auto hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    return {static_cast<double>(utime) / hz, static_cast<double>(stime) / hz};
 }
 
 }  // namespace pollux::reliability

@@ -73,6 +73,12 @@ std::map<std::string, double> parse_fields(const std::string& line);
 
 std::size_t resident_bytes();   // VmRSS of this process
 std::size_t open_fds();         // entries in /proc/self/fd
-double cpu_seconds();           // utime + stime of this process, from /proc/self/stat
+// CPU time of this process, from /proc/self/stat, in seconds.
+struct CpuTimes {
+    double user = 0;
+    double system = 0;
+    double total() const noexcept { return user + system; }
+};
+CpuTimes cpu_times();
 
 }  // namespace pollux::reliability
