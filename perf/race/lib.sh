@@ -67,9 +67,49 @@ EOF
   } >"$dir/nginx.conf"
 }
 
+# h2o_conf DIR PORT: h2o 2.2 (Debian's h2o package), one worker thread, no access log
+# (h2o writes one only when `access-log` is set), all its files in DIR, run as the
+# current user (as root h2o would drop to nobody, who cannot write DIR).
+# The response: h2o 2.2 has no `return 200 "..."`. Of its two ways to answer /plaintext,
+# the race takes `file.file` on a 13-byte file DIR/www/plaintext, with etags off and
+# text/plain as its type: h2o's own C path, whose file cache keeps the fd open within an
+# event-loop turn, so a request costs one pread (plus openat, fstat and close once per
+# turn: 0.1 per request at h2load -c10). `curl -si` then differs from nginx's response
+# by two headers, `last-modified` and `accept-ranges: bytes` (213 B of headers against
+# nginx's 148; same status, body, Content-Type and Content-Length). The other way, an
+# mruby handler returning a constant array (Debian builds h2o with mruby), gives nginx's
+# headers exactly (145 B) but builds the Rack env for every request (and calls
+# getsockname for it): 27,700 user instructions per request against 7,300 for this
+# config and 9,000 for nginx (callgrind_ir, 2,000 h2load -c10 requests, 2026-12-03), so
+# h2o's figures would be mruby's more than h2o's.
+h2o_conf() {
+  local dir=$1
+  mkdir -p "$dir/www"
+  printf 'Hello, World!' >"$dir/www/plaintext"
+  {
+    [ "$(id -u)" -eq 0 ] && echo "user: root"
+    cat <<EOF
+num-threads: 1
+max-connections: 20000
+listen:
+  host: 127.0.0.1
+  port: $2
+error-log: $dir/error.log
+pid-file: $dir/h2o.pid
+file.etag: OFF
+file.mime.setdefaulttype: text/plain
+hosts:
+  default:
+    paths:
+      /plaintext:
+        file.file: $dir/www/plaintext
+EOF
+  } >"$dir/h2o.conf"
+}
+
 # start NAME [PREFIX...]: starts server NAME (pinned with $server_cpu unless PREFIX is
 # given: a valgrind command, or `env` for no pinning); sets $pid (the process to stop), $watch_pid (the
-# process that serves: nginx's worker) and $port.
+# process that serves: nginx's worker; h2o serves from $pid itself) and $port.
 start() {
   local name=$1; shift
   local prefix=("${server_cpu[@]}")
@@ -84,6 +124,15 @@ start() {
       [ "${1:-}" = valgrind ] && master=off  # under valgrind: one process
       nginx_conf "$work/nginx" "$port" "$master"
       "${prefix[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$log" 2>&1 &
+      pid=$!
+      ;;
+    h2o)
+      # -m worker (h2o's default, said here): one process, no master, in the foreground;
+      # its worker thread serves and its main thread waits for signals, so $pid is the
+      # process to watch.
+      port=$(free_port)
+      h2o_conf "$work/h2o" "$port"
+      "${prefix[@]}" h2o -m worker -c "$work/h2o/h2o.conf" >"$log" 2>&1 &
       pid=$!
       ;;
     redis*)
@@ -110,7 +159,7 @@ start() {
     elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       break
     fi
-    kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited at start:" >&2; cat "$log" "$work/nginx/error.log" >&2 2>/dev/null; pid=; return 1; }
+    kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited at start:" >&2; cat "$log" "$work/nginx/error.log" "$work/h2o/error.log" >&2 2>/dev/null; pid=; return 1; }
     sleep 0.05
   done
   if [ -z "$port" ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
