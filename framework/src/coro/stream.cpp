@@ -71,30 +71,24 @@ bool ReadOp::ready_slow() noexcept {
     return false;
 }
 
-void ReadOp::wait() noexcept {
-    s_->reader_ = this;
-    // Input kept while no read waited comes back through on_data in the next round.
-    if (s_->conn_->is_reading_paused()) s_->conn_->resume_reading();
-}
-
 // Takes what this read needs from `in`. True when the read is complete.
 bool ReadOp::try_complete_slow(framework::Buffer& in) noexcept {
     const auto avail = in.readable();
     switch (kind_) {
         case Kind::copy: {
             if (avail.empty()) return false;
-            const std::size_t n = std::min(avail.size(), buf_.size());
-            if (n != 0) std::memcpy(buf_.data(), avail.data(), n);
+            const std::size_t n = std::min(avail.size(), dst_.size);
+            if (n != 0) std::memcpy(dst_.data, avail.data(), n);
             in.consume(n);
             got_ = n;
             return true;
         }
         case Kind::exact: {
-            const std::size_t n = std::min(avail.size(), buf_.size() - got_);
-            if (n != 0) std::memcpy(buf_.data() + got_, avail.data(), n);
+            const std::size_t n = std::min(avail.size(), dst_.size - got_);
+            if (n != 0) std::memcpy(dst_.data + got_, avail.data(), n);
             in.consume(n);
             got_ += n;
-            return got_ == buf_.size();
+            return got_ == dst_.size;
         }
         case Kind::view: {
             if (avail.empty()) return false;
@@ -104,10 +98,10 @@ bool ReadOp::try_complete_slow(framework::Buffer& in) noexcept {
             return true;
         }
         case Kind::line: {
-            const std::size_t scan = std::min(avail.size(), max_);
-            const void* hit = scan == 0 ? nullptr : std::memchr(avail.data(), delim_, scan);
+            const std::size_t scan = std::min(avail.size(), line_.max);
+            const void* hit = scan == 0 ? nullptr : std::memchr(avail.data(), line_.delim, scan);
             if (hit == nullptr) {
-                if (avail.size() >= max_) {
+                if (avail.size() >= line_.max) {
                     set_error(std::make_error_code(std::errc::message_size));
                     return true;
                 }

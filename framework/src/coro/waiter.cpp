@@ -1,6 +1,7 @@
 // framework/src/coro/waiter.cpp — internal: CancelSource, the Waiter's deadline timer and
 // token, and destroy_root (coro/task.hpp, coro/cancel.hpp).
 #include <cassert>
+#include <new>
 #include <utility>
 
 #include "pollux/framework/coro/cancel.hpp"
@@ -82,23 +83,24 @@ struct Waiter::TimerWake {
         // Destroyed unrun while its Waiter still waits: the reactor (and its wheel) is
         // being destroyed. The task can never resume; destroy it.
         w->wake_ = nullptr;
-        w->timer_ = {};
+        w->timer_.id = {};
         w->orphan();
     }
     void operator()() noexcept {
         Waiter* x = std::exchange(w, nullptr);
         if (x == nullptr) return;
         x->wake_ = nullptr;
-        x->timer_ = {};
+        x->timer_.id = {};
         x->expire();
     }
 };
 
-void Waiter::arm() noexcept {
+void Waiter::arm(AbandonFn abandon) noexcept {
     extras_ = true;
+    abandon_ = abandon;
     wake_ = nullptr;
     reactor_ = nullptr;
-    timer_ = {};
+    ::new (static_cast<void*>(&timer_.id)) reactor::TimerId();
     node_ = {};
     if (token_.source_ != nullptr) {
         node_.owner = this;
@@ -108,7 +110,7 @@ void Waiter::arm() noexcept {
     if (!deadline_.none()) {
         reactor_ = reactor::Reactor::current();
         assert(reactor_ != nullptr && "a deadline needs a reactor thread");
-        if (reactor_ != nullptr) timer_ = reactor_->run_after_in_loop(deadline_.after, TimerWake(this));
+        if (reactor_ != nullptr) timer_.id = reactor_->run_after_in_loop(deadline_.after, TimerWake(this));
     }
 }
 
@@ -121,8 +123,8 @@ void Waiter::disarm() noexcept {
         wake_->w = nullptr;
         wake_ = nullptr;
         // While a wheel is being destroyed its timers go with it: no cancel then.
-        if (!detail::tearing_down() && reactor_ != nullptr) reactor_->cancel_timer_in_loop(timer_);
-        timer_ = {};
+        if (!detail::tearing_down() && reactor_ != nullptr) reactor_->cancel_timer_in_loop(timer_.id);
+        timer_.id = {};
     }
 }
 

@@ -105,8 +105,12 @@ struct Deadline {
 // The part every suspending pollux awaitable shares: the suspended coroutine, its
 // deadline timer, its cancel registration and the error it resumes with. An awaitable
 // derives from it, calls suspend(...) from await_suspend and settle(...) when its event
-// comes; its AbandonFn unhooks the awaitable from its own event source when the
-// deadline or the token ends the wait first.
+// comes; the AbandonFn it passes to suspend() unhooks the awaitable from its own event
+// source when the deadline or the token ends the wait first.
+//
+// It is made and destroyed twice per echoed message in a read/write loop, so only what
+// every await reads is set when it is made: the deadline, the token and "no error".
+// Everything a deadline or a token needs is set by arm(), when such an await suspends.
 class Waiter {
 public:
     Waiter(const Waiter&) = delete;
@@ -114,10 +118,11 @@ public:
 
 protected:
     using AbandonFn = void (*)(Waiter&) noexcept;
-    // Only what every await reads is set here; the timer and cancel fields are set by
-    // arm(), when an await with a deadline or a token suspends.
-    [[gnu::always_inline]] Waiter(Deadline deadline, CancelToken token, AbandonFn abandon = nullptr) noexcept
-        : deadline_(deadline), token_(token), abandon_(abandon) {}
+    [[gnu::always_inline]] Waiter(Deadline deadline, CancelToken token) noexcept
+        : deadline_(deadline), token_(token) {}
+    // No deadline, no token. User-provided: `Waiter()` in a derived class's initialiser
+    // list would otherwise zero the whole object first (value-initialisation).
+    [[gnu::always_inline]] Waiter() noexcept {}
     [[gnu::always_inline]] ~Waiter() {
         if (pending_) disarm();
     }
@@ -129,15 +134,16 @@ protected:
         return true;
     }
     bool has_token() const noexcept { return token_.source_ != nullptr; }
-    // Records the suspended coroutine and arms the deadline and the token. Must run on
-    // a reactor thread when a deadline is set.
+    // Records the suspended coroutine and arms the deadline and the token; `abandon`
+    // (may be null) runs if one of them ends the wait. Must run on a reactor thread when
+    // a deadline is set.
     template <class P>
-    [[gnu::always_inline]] void suspend(std::coroutine_handle<P> h) noexcept {
+    [[gnu::always_inline]] void suspend(std::coroutine_handle<P> h, AbandonFn abandon = nullptr) noexcept {
         static_assert(std::is_base_of_v<detail::PromiseBase, P>, "pollux awaitables are awaited from pollux Tasks");
-        handle_ = h;
+        frame_ = h.address();
         promise_ = &h.promise();
         pending_ = true;
-        if (token_.source_ != nullptr || !deadline_.none()) arm();
+        if (token_.source_ != nullptr || !deadline_.none()) arm(abandon);
     }
     // Disarms and returns the coroutine to resume (with the error set so far, if any).
     [[gnu::always_inline]] std::coroutine_handle<> settle() noexcept {
@@ -146,13 +152,14 @@ protected:
         } else {
             pending_ = false;
         }
-        return handle_;
+        return std::coroutine_handle<>::from_address(frame_);
     }
     std::coroutine_handle<> settle(std::error_code ec) noexcept {
         set_error(ec);
         return settle();
     }
     bool pending() const noexcept { return pending_; }
+    // Armed waits only (arm() stored the function).
     void on_abandon() noexcept {
         if (abandon_ != nullptr) abandon_(*this);
     }
@@ -169,24 +176,28 @@ protected:
 
 private:
     struct TimerWake;
-    void arm() noexcept;
+    void arm(AbandonFn abandon) noexcept;
     void disarm() noexcept;
     void expire() noexcept;        // the deadline passed
     static void on_cancel(detail::CancelNode& n) noexcept;
     void orphan() noexcept;        // the timer was destroyed unrun: the reactor is gone
 
-    Deadline deadline_;
-    CancelToken token_;
-    AbandonFn abandon_;
-    const std::error_category* category_ = nullptr;
-    int code_ = 0;
+    Deadline deadline_{};
+    CancelToken token_{};
+    const std::error_category* category_ = nullptr;  // null: no error
+    int code_;                     // meaningful when category_ is set
     bool pending_ = false;
     bool extras_ = false;          // arm() set up a timer or a cancel registration
-    std::coroutine_handle<> handle_;
+    void* frame_;                  // the suspended coroutine (a handle's address)
     detail::PromiseBase* promise_;
     // Set by arm():
+    AbandonFn abandon_;
     reactor::Reactor* reactor_;
-    reactor::TimerId timer_;
+    // A union, so that making a Waiter leaves it alone (TimerId initialises its members).
+    union TimerSlot {
+        TimerSlot() noexcept {}
+        reactor::TimerId id;
+    } timer_;
     TimerWake* wake_;              // the callback in the reactor's timer wheel
     detail::CancelNode node_;
 };

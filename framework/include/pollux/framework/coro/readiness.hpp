@@ -48,14 +48,14 @@ public:
     class Awaiter final : public Waiter {
     public:
         Awaiter(ReadinessCore& core, int dir, Deadline d, CancelToken t) noexcept
-            : Waiter(d, t, &Awaiter::abandon), core_(&core), dir_(dir) {}
+            : Waiter(d, t), core_(&core), dir_(dir) {}
         ~Awaiter() {
             if (core_ != nullptr && core_->waiter_[dir_] == this) core_->waiter_[dir_] = nullptr;
         }
         bool await_ready() noexcept;
         template <class P>
         void await_suspend(std::coroutine_handle<P> h) noexcept {
-            suspend(h);
+            suspend(h, &Awaiter::abandon);
             core_->waiter_[dir_] = this;
         }
         Result<void> await_resume() const noexcept {

@@ -98,18 +98,31 @@ namespace detail {
 class StreamHandler;
 }
 
-// The suspended part of a read (what the four reads share).
+// The suspended part of a read (what the four reads share). Made once per read, so it
+// stores only what its kind reads: the destination (copy, exact) or the delimiter and
+// the limit (line).
 class ReadOp : public Waiter {
 public:
     enum class Kind : unsigned char { copy, exact, view, line };
-    ReadOp(Stream& s, Kind kind, std::span<std::byte> buf, char delim, std::size_t max, Deadline d,
-           CancelToken t) noexcept
-        : Waiter(d, t, &ReadOp::abandon), s_(&s), buf_(buf), max_(max), kind_(kind), delim_(delim) {}
+    struct Args {
+        std::span<std::byte> buf;  // copy, exact
+        char delim;                // line
+        std::size_t max;           // line
+    };
+    template <class... Wait>  // none, or a Deadline and a CancelToken
+    [[gnu::always_inline]] ReadOp(Stream& s, Kind kind, Args a, Wait... w) noexcept
+        : Waiter(w...), s_(&s), kind_(kind) {
+        if (kind == Kind::copy || kind == Kind::exact) {
+            dst_ = {a.buf.data(), a.buf.size()};
+        } else if (kind == Kind::line) {
+            line_ = {a.max, a.delim};
+        }
+    }
 
     [[gnu::always_inline]] inline bool await_ready() noexcept;
     template <class P>
     [[gnu::always_inline]] void await_suspend(std::coroutine_handle<P> h) noexcept {
-        suspend(h);
+        suspend(h, &ReadOp::abandon);
         wait();
     }
 
@@ -117,17 +130,26 @@ protected:
     [[gnu::always_inline]] inline ~ReadOp();
 
     Stream* s_;
-    std::span<std::byte> buf_;  // copy, exact: the destination
-    std::size_t max_;
     std::size_t got_ = 0;       // copy, exact: bytes copied; view, line: the view's size
     const std::byte* view_ = nullptr;
     Kind kind_;
-    char delim_;
+    struct Destination {
+        std::byte* data;
+        std::size_t size;
+    };
+    struct Line {
+        std::size_t max;
+        char delim;
+    };
+    union {                     // by kind; the other is never set
+        Destination dst_;       // copy, exact
+        Line line_;             // line
+    };
 
 private:
     friend class detail::StreamHandler;
     bool ready_slow() noexcept;
-    void wait() noexcept;
+    [[gnu::always_inline]] inline void wait() noexcept;
     [[gnu::always_inline]] inline bool try_complete(framework::Buffer& in) noexcept;
     bool try_complete_slow(framework::Buffer& in) noexcept;
     static void abandon(Waiter& w) noexcept;
@@ -155,13 +177,14 @@ public:
 
 class WriteAwaiter final : public Waiter {
 public:
-    WriteAwaiter(Stream& s, std::span<const std::byte> data, Deadline d, CancelToken t) noexcept
-        : Waiter(d, t, &WriteAwaiter::abandon), s_(&s), data_(data) {}
+    template <class... Wait>  // none, or a Deadline and a CancelToken
+    [[gnu::always_inline]] WriteAwaiter(Stream& s, std::span<const std::byte> data, Wait... w) noexcept
+        : Waiter(w...), s_(&s), data_(data) {}
     [[gnu::always_inline]] inline ~WriteAwaiter();
     [[gnu::always_inline]] inline bool await_ready() noexcept;
     template <class P>
     [[gnu::always_inline]] void await_suspend(std::coroutine_handle<P> h) noexcept {
-        suspend(h);
+        suspend(h, &WriteAwaiter::abandon);
         wait();
     }
     Result<void> await_resume() const noexcept {
@@ -183,23 +206,37 @@ public:
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
 
-    ReadAwaiter<ReadOp::Kind::copy> read(std::span<std::byte> buf, Deadline d = {}, CancelToken t = {}) noexcept {
-        return {*this, ReadOp::Kind::copy, buf, '\0', 0, d, t};
+    // Each with and without a deadline and token: a default argument would be one more
+    // object in the awaiting coroutine's frame, stored at every call.
+    ReadAwaiter<ReadOp::Kind::copy> read(std::span<std::byte> buf) noexcept {
+        return {*this, ReadOp::Kind::copy, {buf, '\0', 0}};
     }
-    ReadAwaiter<ReadOp::Kind::exact> read_exact(std::span<std::byte> buf, Deadline d = {}, CancelToken t = {}) noexcept {
-        return {*this, ReadOp::Kind::exact, buf, '\0', 0, d, t};
+    ReadAwaiter<ReadOp::Kind::copy> read(std::span<std::byte> buf, Deadline d, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::copy, {buf, '\0', 0}, d, t};
     }
-    ReadAwaiter<ReadOp::Kind::view> read_some(Deadline d = {}, CancelToken t = {}) noexcept {
-        return {*this, ReadOp::Kind::view, {}, '\0', 0, d, t};
+    ReadAwaiter<ReadOp::Kind::exact> read_exact(std::span<std::byte> buf) noexcept {
+        return {*this, ReadOp::Kind::exact, {buf, '\0', 0}};
     }
-    ReadAwaiter<ReadOp::Kind::line> read_until(char delim, std::size_t max, Deadline d = {}, CancelToken t = {}) noexcept {
-        return {*this, ReadOp::Kind::line, {}, delim, max, d, t};
+    ReadAwaiter<ReadOp::Kind::exact> read_exact(std::span<std::byte> buf, Deadline d, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::exact, {buf, '\0', 0}, d, t};
     }
-    WriteAwaiter write_all(std::span<const std::byte> data, Deadline d = {}, CancelToken t = {}) noexcept {
+    ReadAwaiter<ReadOp::Kind::view> read_some() noexcept { return {*this, ReadOp::Kind::view, {}}; }
+    ReadAwaiter<ReadOp::Kind::view> read_some(Deadline d, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::view, {}, d, t};
+    }
+    ReadAwaiter<ReadOp::Kind::line> read_until(char delim, std::size_t max) noexcept {
+        return {*this, ReadOp::Kind::line, {{}, delim, max}};
+    }
+    ReadAwaiter<ReadOp::Kind::line> read_until(char delim, std::size_t max, Deadline d, CancelToken t = {}) noexcept {
+        return {*this, ReadOp::Kind::line, {{}, delim, max}, d, t};
+    }
+    WriteAwaiter write_all(std::span<const std::byte> data) noexcept { return {*this, data}; }
+    WriteAwaiter write_all(std::span<const std::byte> data, Deadline d, CancelToken t = {}) noexcept {
         return {*this, data, d, t};
     }
-    WriteAwaiter write_all(std::string_view text, Deadline d = {}, CancelToken t = {}) noexcept {
-        return {*this, std::as_bytes(std::span(text.data(), text.size())), d, t};
+    WriteAwaiter write_all(std::string_view text) noexcept { return {*this, std::as_bytes(std::span(text))}; }
+    WriteAwaiter write_all(std::string_view text, Deadline d, CancelToken t = {}) noexcept {
+        return {*this, std::as_bytes(std::span(text)), d, t};
     }
 
     // Connection::close / shutdown_write (nothing once closed).
@@ -257,6 +294,12 @@ bool ReadOp::await_ready() noexcept {
     }
     if (s.conn_ == nullptr || s.reader_ != nullptr || s.eof_ || has_token()) return ready_slow();
     return false;
+}
+
+void ReadOp::wait() noexcept {
+    s_->reader_ = this;
+    // Input kept while no read waited comes back through on_data in the next round.
+    if (s_->conn_->is_reading_paused()) [[unlikely]] s_->conn_->resume_reading();
 }
 
 WriteAwaiter::~WriteAwaiter() {
