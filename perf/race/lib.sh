@@ -183,8 +183,16 @@ stop() {
   return 0
 }
 
-cpu_ticks() {  # utime + stime of $watch_pid (all its threads), in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$watch_pid/stat" 2>/dev/null || echo 0
+# cpu_ticks: utime + stime of $watch_pid (all its threads), in clock ticks. Fails when
+# that process is gone or a zombie: a server that died in a run has no CPU figure.
+cpu_ticks() {
+  awk '{ sub(/^.*\) /, ""); if ($1 == "Z") exit 1; print $12 + $13 }' "/proc/$watch_pid/stat" 2>/dev/null
+}
+# died NAME: says that server NAME ended during a run, with its output; stops it.
+died() {
+  echo "bench: $1 exited during the run; its output:" >&2
+  cat "$work/$1.server" >&2 2>/dev/null
+  stop
 }
 
 # echo_run NAME CONNS SIZE SECONDS: one fresh server, one timed echo_load run. Prints
@@ -196,7 +204,7 @@ echo_run() {
   local t0 t1 out=$work/load.out
   for try in 1 2; do
     start "$name" || return 1
-    t0=$(cpu_ticks)
+    t0=$(cpu_ticks) || { died "$name"; return 1; }
     if timeout $((${secs%.*} + 60)) "${client_cpu[@]}" "$bin/samples/echo_load/echo_load" --port "$port" \
         --conns "$conns" --size "$size" --seconds "$secs" >"$out" 2>&1; then
       break
@@ -206,7 +214,7 @@ echo_run() {
     fi
     echo "bench: echo_load against $name failed:" >&2; cat "$out" >&2; stop; return 1
   done
-  t1=$(cpu_ticks)
+  t1=$(cpu_ticks) || { died "$name"; return 1; }
   stop
   awk -v hz="$hz" -v t="$((t1 - t0))" '/^messages / { printf "mps %.0f cpu_us %.2f\n", $4, (t * 1e6 / hz) / $2 }' "$out"
 }
@@ -287,11 +295,11 @@ http_run() {
     wrk16) cmd=(wrk -t1 -c100 -d"${secs}s" -s "$here/../../samples/http_server/pipeline.lua" "$url" -- 16) ;;
     h2load) cmd=(h2load --h1 -t1 -c100 -m1 -D "$secs" "$url") ;;
   esac
-  t0=$(cpu_ticks)
+  t0=$(cpu_ticks) || { died "$name"; return 1; }
   if ! timeout $((${secs%.*} + 60)) "${client_cpu[@]}" "${cmd[@]}" >"$out" 2>&1; then
     echo "bench: ${cmd[*]} against $name failed:" >&2; cat "$out" >&2; stop; return 1
   fi
-  t1=$(cpu_ticks)
+  t1=$(cpu_ticks) || { died "$name"; return 1; }
   stop
   local reqs rps
   if [ "$client" = h2load ]; then
@@ -323,11 +331,11 @@ http_syscalls() {
 resp_run() {
   local name=$1 p=$2 n=$3 out=$work/resp.out t0 t1
   start "$name" env || return 1
-  t0=$(cpu_ticks)
+  t0=$(cpu_ticks) || { died "$name"; return 1; }
   if ! timeout 300 redis-benchmark -p "$port" -t set,get -c 50 -P "$p" -n "$n" --csv >"$out" 2>&1; then
     echo "bench: redis-benchmark against $name failed:" >&2; cat "$out" >&2; stop; return 1
   fi
-  t1=$(cpu_ticks)
+  t1=$(cpu_ticks) || { died "$name"; return 1; }
   stop
   awk -F'"' -v hz="$hz" -v t="$((t1 - t0))" -v n="$n" '
     $2 == "SET" { s = $4 } $2 == "GET" { g = $4 }

@@ -140,6 +140,10 @@ int main(int argc, char** argv) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // libuv writes with write(2), so a peer that closes while a reply is still going
+    // out raises SIGPIPE, whose default action ends the process: ignored, as every
+    // libuv server does (the write then fails with EPIPE and the connection closes).
+    ::signal(SIGPIPE, SIG_IGN);
 
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
