@@ -23,7 +23,8 @@ void note_heap_acquire(std::size_t bytes) noexcept;
 void note_heap_release(std::size_t bytes) noexcept;
 // Once a second per reactor thread: trims if this thread released at least
 // kHeapTrimThreshold bytes since its last trim and allocated nothing since the last
-// call. True if it trimmed.
+// call. True if it trimmed. Never trims under ASan or TSan (their allocator is not
+// glibc's).
 bool trim_heap_if_due() noexcept;
 
 }  // namespace pollux::framework::detail

@@ -65,8 +65,9 @@
 //   lets the cache drain to what the last second needed (BufferPool::decay). A reactor
 //   that has returned 4 MiB or more to the heap since it last trimmed, and allocated no
 //   buffer storage in the last second (the burst is over), then asks the allocator to
-//   give free memory back to the system (malloc_trim), so RSS falls back within seconds
-//   after a burst instead of staying at its peak.
+//   give free memory back to the system (malloc_trim; not under ASan or TSan, whose
+//   allocator is their own), so RSS falls back within seconds after a burst instead of
+//   staying at its peak.
 #pragma once
 
 #include <atomic>
