@@ -173,11 +173,15 @@ wait_listen "$up"
 exec 4<>"/dev/tcp/127.0.0.1/$pport"
 head -c $((8 * 1024 * 1024)) /dev/zero >&4 2>/dev/null &
 wpid=$!; pids+=("$wpid")
-# Wait (bounded) until the upstream holds unread bytes: killed before that, its kernel
-# would answer with a FIN, not a reset.
+# Wait (bounded) until the upstream holds unread bytes for good: killed before that, its
+# kernel would answer with a FIN, not a reset. socat copies into its child's socketpair
+# until that is full, so a first glimpse of unread bytes may be gone a moment later:
+# wait for 64 KiB or more in two samples 50 ms apart (socat has stopped reading).
+held=0
 for _ in $(seq 200); do
   unread=$(ss -Htn state established "( sport = :$up )" | awk '{ s += $1 } END { print s + 0 }')
-  [ "$unread" -gt 0 ] && break
+  if [ "$unread" -ge 65536 ]; then held=$((held + 1)); else held=0; fi
+  [ "$held" -ge 2 ] && break
   sleep 0.05
 done
 kill -KILL "$upid" $(pgrep -P "$upid")  # socat and its child, which shares the socket
