@@ -128,11 +128,23 @@ targets_table() {
     x=$(ratios '$1 == 64 && $2 == 100' 6 pollux "$other" 3 4 "$data/echo" 2>/dev/null)
     row "echo 64 B @100 msg/s ≥ $want× $other" "$(rfmt %.3f <<<"$x")" "${x%% *}" ">=" "$want"
   done
-  x=$(awk '$1 == "wrk" && $2 == "http-pollux" { print $7 }' "$data/http" | med)
+  # http_cpu S / http_ir S: server S's CPU µs per request at wrk -c100 (median) and its
+  # user instructions per request; peers F: "nginx F(nginx), beast F(beast), ..." for the
+  # HTTP servers other than pollux.
+  http_cpu() { awk -v s="$1" '$1 == "wrk" && $2 == s { print $7 }' "$data/http" | med; }
+  http_ir() { fmt_int "$(awk -v s="$1" '$1 == s { print $2 }' "$data/http_eff")"; }
+  peers() {
+    local s out=
+    for s in "${http_servers[@]}"; do
+      [ "$s" = http-pollux ] || out+="${out:+, }$s $("$1" "$s")"
+    done
+    echo "$out"
+  }
+  x=$(http_cpu http-pollux)
   [ "$x" = - ] && x=
-  row "HTTP server CPU/request @c100 ≤ 6.5 µs" "$x (nginx $(awk '$1 == "wrk" && $2 == "nginx" { print $7 }' "$data/http" | med), beast $(awk '$1 == "wrk" && $2 == "beast" { print $7 }' "$data/http" | med), h2o $(awk '$1 == "wrk" && $2 == "h2o" { print $7 }' "$data/http" | med))" "$x" "<=" 6.5
+  row "HTTP server CPU/request @c100 ≤ 6.5 µs" "$x ($(peers http_cpu))" "$x" "<=" 6.5
   x=$(awk '$1 == "http-pollux" { print $2 }' "$data/http_eff")
-  row "HTTP user instructions/request ≤ 1,500" "$(fmt_int "$x") (nginx $(fmt_int "$(awk '$1 == "nginx" { print $2 }' "$data/http_eff")"), beast $(fmt_int "$(awk '$1 == "beast" { print $2 }' "$data/http_eff")"), h2o $(fmt_int "$(awk '$1 == "h2o" { print $2 }' "$data/http_eff")"))" "$x" "<=" 1500
+  row "HTTP user instructions/request ≤ 1,500" "$(fmt_int "$x") ($(peers http_ir))" "$x" "<=" 1500
   x=$(ratios '$1 == "wrk16"' 5 http-pollux nginx 2 3 "$data/http")
   row "HTTP pipelined ×16 req/s ≥ 5× nginx" "$(rfmt %.2f <<<"$x")" "${x%% *}" ">=" 5
   local xs xg
