@@ -153,14 +153,15 @@ start() {
   esac
   watch_pid=$pid
   echo "$pid" >>"$work/pids"  # for scripts/bench's exit trap: start may run in a subshell
-  for _ in $(seq 400); do
-    if [ -z "$port" ]; then
-      port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
-    elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  # Up to 20 s, polling every 10 ms (a quick run starts some 30 servers), and trying the
+  # port as soon as the log names it.
+  for _ in $(seq 2000); do
+    [ -n "$port" ] || port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" 2>/dev/null || true)
+    if [ -n "$port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       break
     fi
     kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited at start:" >&2; cat "$log" "$work/nginx/error.log" "$work/h2o/error.log" >&2 2>/dev/null; pid=; return 1; }
-    sleep 0.05
+    sleep 0.01
   done
   if [ -z "$port" ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "bench: $name does not answer:" >&2; cat "$log" >&2; stop; return 1
@@ -176,7 +177,7 @@ stop() {
   [ -n "$pid" ] || return 0
   local sig=TERM
   kill -"$sig" "$pid" 2>/dev/null
-  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  for _ in $(seq 1000); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
   kill -KILL "$pid" 2>/dev/null && echo "bench: pid $pid did not stop within 10 s" >&2
   wait "$pid" 2>/dev/null
   pid= watch_pid=
@@ -219,12 +220,13 @@ echo_run() {
   awk -v hz="$hz" -v t="$((t1 - t0))" '/^messages / { printf "mps %.0f cpu_us %.2f\n", $4, (t * 1e6 / hz) / $2 }' "$out"
 }
 
-# perf_count PID OUT CMD...: runs CMD while `perf stat` counts the syscalls of PID.
+# perf_count PID OUT CMD...: runs CMD while `perf stat` counts the syscalls of PID, CMD
+# starting $perf_settle s (default 0.3) after perf, which attaches within some 20 ms.
 perf_count() {
   local p=$1 out=$2; shift 2
   perf stat -x, -e raw_syscalls:sys_enter -p "$p" -o "$out" &
   local perf_pid=$!
-  sleep 0.3
+  sleep "${perf_settle:-0.3}"
   "$@" >/dev/null 2>&1 || { kill -INT "$perf_pid"; wait "$perf_pid"; return 1; }
   kill -INT "$perf_pid"; wait "$perf_pid" || true
   awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$out"
@@ -290,10 +292,19 @@ http_run() {
   local name=$1 client=$2 secs=$3 out=$work/http.out
   start "$name" || return 1
   local url=http://127.0.0.1:$port/plaintext t0 t1 cmd
+  # wrk's -d and h2load's -D take whole seconds; a run under a second (--quick) is a 1 s
+  # wrk ended by SIGINT after SECONDS (wrk then stops and reports, exit status 0), and
+  # h2load -D in milliseconds.
+  local wrk_d=$secs h2_d=$secs stop_early=()
+  if [[ $secs == *.* ]]; then
+    wrk_d=$(awk -v s="$secs" 'BEGIN { d = int(s); if (d < s) d++; print d }')
+    stop_early=(timeout -s INT --preserve-status "$secs")
+    h2_d=$(awk -v s="$secs" 'BEGIN { printf "%dms", s * 1000 }')
+  fi
   case $client in
-    wrk) cmd=(wrk -t1 -c100 -d"${secs}s" "$url") ;;
-    wrk16) cmd=(wrk -t1 -c100 -d"${secs}s" -s "$here/../../samples/http_server/pipeline.lua" "$url" -- 16) ;;
-    h2load) cmd=(h2load --h1 -t1 -c100 -m1 -D "$secs" "$url") ;;
+    wrk) cmd=("${stop_early[@]}" wrk -t1 -c100 -d"${wrk_d}s" "$url") ;;
+    wrk16) cmd=("${stop_early[@]}" wrk -t1 -c100 -d"${wrk_d}s" -s "$here/../../samples/http_server/pipeline.lua" "$url" -- 16) ;;
+    h2load) cmd=(h2load --h1 -t1 -c100 -m1 -D "$h2_d" "$url") ;;
   esac
   t0=$(cpu_ticks) || { died "$name"; return 1; }
   if ! timeout $((${secs%.*} + 60)) "${client_cpu[@]}" "${cmd[@]}" >"$out" 2>&1; then

@@ -74,11 +74,12 @@ http_table() {
   local c s
   for c in $http_clients $([ "$h2load_rounds" -gt 0 ] && echo h2load); do
     for s in "${http_servers[@]}"; do
+      grep -q "^$c $s " "$data/http" || continue  # --quick runs each server with one client
       local f="\$1 == \"$c\"" rps cpu r
       rps=$(awk "$f"' && $2 == "'"$s"'" { print $5 }' "$data/http" | med)
       cpu=$(awk "$f"' && $2 == "'"$s"'" { print $7 }' "$data/http" | med)
       if [ "$s" = http-pollux ]; then r="1 (self)"; else
-        r=$(ratios "$f" 5 http-pollux "$s" 2 3 "$data/http" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }'); fi
+        r=$(ratios "$f" 5 http-pollux "$s" 2 3 "$data/http" | rfmt %.3f); fi
       echo "| $c | $s | $(fmt_int "$rps") | $r | $cpu | $(busy "$rps" "$cpu") |"
     done
   done
@@ -95,13 +96,14 @@ resp_table() {
   local p s
   for p in 1 16; do
     for s in "${resp_servers[@]}"; do
+      grep -q "^$p $s " "$data/resp" || continue  # --quick runs each server at one -P
       local f="\$1 == $p" set get cpu rs rg
       set=$(awk "$f"' && $2 == "'"$s"'" { print $5 }' "$data/resp" | med)
       get=$(awk "$f"' && $2 == "'"$s"'" { print $7 }' "$data/resp" | med)
       cpu=$(awk "$f"' && $2 == "'"$s"'" { print $9 }' "$data/resp" | med)
       if [ "$s" = kv-2 ]; then echo "| -P $p | $s | $(fmt_int "$set") | $(fmt_int "$get") | 1 (self) | 1 (self) | $cpu |"; continue; fi
-      rs=$(ratios "$f" 5 kv-2 "$s" 2 3 "$data/resp" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }')
-      rg=$(ratios "$f" 7 kv-2 "$s" 2 3 "$data/resp" | awk '{ printf "%.3f (%.3f-%.3f)", $1, $2, $3 }')
+      rs=$(ratios "$f" 5 kv-2 "$s" 2 3 "$data/resp" | rfmt %.3f)
+      rg=$(ratios "$f" 7 kv-2 "$s" 2 3 "$data/resp" | rfmt %.3f)
       echo "| -P $p | $s | $(fmt_int "$set") | $(fmt_int "$get") | $rs | $rg | $cpu |"
     done
   done
