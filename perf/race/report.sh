@@ -4,13 +4,11 @@
 # runs), reported as the median and min-max over the rounds.
 
 # stats: reads numbers, prints "median min max" (the mean of the middle two for an even count).
-stats() {
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (!NR) { print "- - -"; exit }
-    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    print m, v[1], v[NR] }'
-}
-med() { stats | cut -d' ' -f1; }
+# One awk each (an insertion sort: a few rounds), not sort | awk: the report runs hundreds.
+sort_awk='{ for (i = NR; i > 1 && v[i - 1] > $1 + 0; i--) v[i] = v[i - 1]; v[i] = $1 }'
+med_awk='(NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2'
+stats() { awk "$sort_awk"' END { if (!NR) { print "- - -"; exit } print '"$med_awk"', v[1], v[NR] }'; }
+med() { awk "$sort_awk"' END { if (!NR) { print "-"; exit } print '"$med_awk"' }'; }
 fmt_int() { awk -v x="$1" 'BEGIN { if (x == "-" || x == "") { print "-"; exit } s = sprintf("%.0f", x); n = length(s); o = "";
   for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," } print o }'; }
 # ratio_stats FILE KEYCOLS... : see the callers; prints "median min max" of A/B per round.
