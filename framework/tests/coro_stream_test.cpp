@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pollux/framework/coro/coro.hpp"
@@ -130,6 +131,39 @@ TEST(CoroStream, read_copies_and_read_some_views_and_both_see_the_end_of_stream)
     EXPECT_EQ(text(c.read_exact(6)), "abcdef");
     c.shutdown_write();
     EXPECT_EQ(text(c.read_to_eof().bytes), "|bye");
+    server->stop();
+}
+
+// read_some without a deadline takes the reactor's read buffer whole (its fast path);
+// bytes that arrive while the task is elsewhere stay with the connection and come back
+// through the next read_some. Either way each byte is echoed once, in order.
+TEST(CoroStream, a_read_some_loop_echoes_each_byte_once_from_fresh_reads_and_from_kept_input) {
+    auto server = server_with(coro::stream_handler([](coro::Stream& s) -> coro::Task<void> {
+        for (;;) {
+            auto v = co_await s.read_some();
+            if (!v || v->empty()) co_return;
+            std::string got(reinterpret_cast<const char*>(v->data()), v->size());
+            if (got.starts_with("slow")) co_await coro::sleep_for(100ms);  // more bytes arrive meanwhile
+            if (!co_await s.write_all(got)) co_return;
+        }
+    }));
+    BlockingClient c(server->local_addr());
+    for (const std::string m : {"m1", "second message", "m3"}) {
+        ASSERT_TRUE(c.write_all(m));
+        EXPECT_EQ(text(c.read_exact(m.size())), m);
+    }
+    ASSERT_TRUE(c.write_all("slow"));
+    std::this_thread::sleep_for(20ms);  // the task is asleep now
+    ASSERT_TRUE(c.write_all("x1"));
+    ASSERT_TRUE(c.write_all("x2"));
+    EXPECT_EQ(text(c.read_exact(8)), "slowx1x2");
+    for (int i = 0; i < 50; ++i) {
+        const std::string m = "again " + std::to_string(i);
+        ASSERT_TRUE(c.write_all(m));
+        ASSERT_EQ(text(c.read_exact(m.size())), m);
+    }
+    c.shutdown_write();
+    EXPECT_EQ(text(c.read_to_eof().bytes), "");
     server->stop();
 }
 

@@ -66,7 +66,9 @@ bool ReadOp::ready_slow() noexcept {
     }
     if (s.eof_) {
         if (kind_ == Kind::exact || kind_ == Kind::line) set_error(StreamErrc::eof);
-        return true;  // copy: 0 bytes; view: an empty view
+        got_ = 0;  // copy: 0 bytes; view: an empty view
+        view_ = nullptr;
+        return true;
     }
     return false;
 }
@@ -185,13 +187,37 @@ std::coroutine_handle<> StreamHandler::end(void* ctx, PromiseBase& p, bool finis
 
 void StreamHandler::on_data(framework::Connection& conn, framework::Buffer& in) {
     Stream& s = stream_;
+    // The common case, a read_some without a deadline or token waiting for bytes read into
+    // the reactor's scratch: the read takes them all, so the scratch is emptied before the
+    // task resumes (the bytes stay in place until the reactor's next read, after the task's
+    // next co_await) and resuming is the last thing done here.
+    if (ReadOp* r = s.reader_;
+        r != nullptr && r->kind_ == ReadOp::Kind::view && !r->armed() && conn.reads_scratch(in)) [[likely]] {
+        const std::span<const std::byte> v = in.readable();
+        assert(!v.empty());
+        r->view_ = v.data();
+        r->got_ = v.size();
+        in.clear_keep_storage();
+        s.reader_ = nullptr;
+        r->settle_unarmed().resume();
+        return;
+    }
+    deliver(conn, in);
+}
+
+// Any other read, or input that is the connection's own: the read takes what it needs,
+// and what is left stays in `in` for the task's next read.
+void StreamHandler::deliver(framework::Connection& conn, framework::Buffer& in) {
+    Stream& s = stream_;
     s.in_ = &in;
+    s.slow_read_ |= Stream::kInputAtHand;
     if (ReadOp* r = s.reader_; r != nullptr && r->try_complete(in)) {
         s.reader_ = nullptr;
         r->settle().resume();
     }
     s.consume_view();
     s.in_ = nullptr;
+    s.slow_read_ &= static_cast<std::uint8_t>(~Stream::kInputAtHand);
     // Input no read is waiting for stays with the connection; stop reading until one does.
     if (s.reader_ == nullptr && !in.empty() && conn.is_open()) conn.pause_reading();
 }
@@ -206,10 +232,14 @@ void StreamHandler::on_write_complete(framework::Connection&) {
 void StreamHandler::on_read_closed(framework::Connection&) {
     Stream& s = stream_;
     s.eof_ = true;
+    s.slow_read_ |= Stream::kEof;
     if (ReadOp* r = s.reader_; r != nullptr) {
         s.reader_ = nullptr;
         const bool partial = r->kind_ == ReadOp::Kind::exact || r->kind_ == ReadOp::Kind::line;
-        if (r->kind_ == ReadOp::Kind::copy || r->kind_ == ReadOp::Kind::view) r->got_ = 0;
+        if (r->kind_ == ReadOp::Kind::copy || r->kind_ == ReadOp::Kind::view) {
+            r->got_ = 0;
+            r->view_ = nullptr;
+        }
         r->settle(partial ? make_error_code(StreamErrc::eof) : std::error_code()).resume();
     }
 }
@@ -217,6 +247,7 @@ void StreamHandler::on_read_closed(framework::Connection&) {
 void StreamHandler::on_close(framework::Connection&, framework::CloseReason reason) {
     Stream& s = stream_;
     s.conn_ = nullptr;
+    s.slow_read_ |= Stream::kClosed;
     s.closed_ec_ = reason == framework::CloseReason::reset ? std::make_error_code(std::errc::connection_reset)
                                                            : std::make_error_code(std::errc::operation_canceled);
     if (ReadOp* r = s.reader_; r != nullptr) {

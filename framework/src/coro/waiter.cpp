@@ -95,22 +95,23 @@ struct Waiter::TimerWake {
     }
 };
 
-void Waiter::arm(AbandonFn abandon) noexcept {
+void Waiter::arm(detail::PromiseBase* promise, AbandonFn abandon) noexcept {
     extras_ = true;
+    promise_ = promise;
     abandon_ = abandon;
     wake_ = nullptr;
     reactor_ = nullptr;
     ::new (static_cast<void*>(&timer_.id)) reactor::TimerId();
     node_ = {};
-    if (token_.source_ != nullptr) {
+    if (source_ != nullptr) {
         node_.owner = this;
         node_.fire = &Waiter::on_cancel;
-        token_.source_->link(node_);
+        source_->link(node_);
     }
-    if (!deadline_.none()) {
+    if (after_ != std::chrono::milliseconds::max()) {
         reactor_ = reactor::Reactor::current();
         assert(reactor_ != nullptr && "a deadline needs a reactor thread");
-        if (reactor_ != nullptr) timer_.id = reactor_->run_after_in_loop(deadline_.after, TimerWake(this));
+        if (reactor_ != nullptr) timer_.id = reactor_->run_after_in_loop(after_, TimerWake(this));
     }
 }
 

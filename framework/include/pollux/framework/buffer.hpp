@@ -156,6 +156,11 @@ public:
     void consume_all() noexcept {
         if (chunk_ != nullptr) on_empty();
     }
+    // Drops the content but keeps the storage, pooled or not (its bytes stay in place
+    // until the next write into the buffer).
+    void clear_keep_storage() noexcept {
+        if (chunk_ != nullptr) chunk_->begin = chunk_->end = kCheapPrepend;
+    }
 
     // ---- adding data ----
     void append(std::span<const std::byte> data) {

@@ -124,6 +124,11 @@ public:
     void pause_reading() noexcept { read_hold_ |= kPaused; }
     void resume_reading();
     bool is_reading_paused() const noexcept { return (read_hold_ & kPaused) != 0; }
+    // True while on_data runs over the reactor's read scratch (`in` is that scratch, not
+    // the connection's own input). Emptying the scratch gives no storage back: its bytes
+    // stay where they are until the reactor's next read, which comes only after on_data
+    // has returned.
+    bool reads_scratch(const Buffer& in) const noexcept { return reading_ == &in; }
     // Bytes received and not yet consumed.
     std::size_t input_size() const noexcept {
         return reading_ != nullptr ? reading_->readable_size() : input_.readable_size();

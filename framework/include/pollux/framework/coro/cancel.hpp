@@ -23,6 +23,7 @@
 //   queued, bytes a read_exact copied stay copied (see stream.hpp).
 #pragma once
 
+#include <cassert>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -109,8 +110,9 @@ struct Deadline {
 // source when the deadline or the token ends the wait first.
 //
 // It is made and destroyed twice per echoed message in a read/write loop, so only what
-// every await reads is set when it is made: the deadline, the token and "no error".
-// Everything a deadline or a token needs is set by arm(), when such an await suspends.
+// every await reads is set when it is made: "no error", "not pending" and whether a
+// deadline or a token was given (then those too). Everything a deadline or a token
+// needs is set by arm(), when such an await suspends.
 class Waiter {
 public:
     Waiter(const Waiter&) = delete;
@@ -119,7 +121,7 @@ public:
 protected:
     using AbandonFn = void (*)(Waiter&) noexcept;
     [[gnu::always_inline]] Waiter(Deadline deadline, CancelToken token) noexcept
-        : deadline_(deadline), token_(token) {}
+        : after_(deadline.after), source_(token.source_), waits_(source_ != nullptr || !deadline.none()) {}
     // No deadline, no token. User-provided: `Waiter()` in a derived class's initialiser
     // list would otherwise zero the whole object first (value-initialisation).
     [[gnu::always_inline]] Waiter() noexcept {}
@@ -129,11 +131,12 @@ protected:
 
     // True if the token was cancelled before the await began (the error is set).
     bool cancelled_early() noexcept {
-        if (token_.source_ == nullptr || !token_.source_->cancelled_) return false;
+        if (!waits_ || source_ == nullptr || !source_->cancelled_) return false;
         set_error(std::make_error_code(std::errc::operation_canceled));
         return true;
     }
-    bool has_token() const noexcept { return token_.source_ != nullptr; }
+    // True when the await has a deadline or a token.
+    bool waits() const noexcept { return waits_; }
     // Records the suspended coroutine and arms the deadline and the token; `abandon`
     // (may be null) runs if one of them ends the wait. Must run on a reactor thread when
     // a deadline is set.
@@ -141,9 +144,8 @@ protected:
     [[gnu::always_inline]] void suspend(std::coroutine_handle<P> h, AbandonFn abandon = nullptr) noexcept {
         static_assert(std::is_base_of_v<detail::PromiseBase, P>, "pollux awaitables are awaited from pollux Tasks");
         frame_ = h.address();
-        promise_ = &h.promise();
         pending_ = true;
-        if (token_.source_ != nullptr || !deadline_.none()) arm(abandon);
+        if (waits_) arm(&h.promise(), abandon);
     }
     // Disarms and returns the coroutine to resume (with the error set so far, if any).
     [[gnu::always_inline]] std::coroutine_handle<> settle() noexcept {
@@ -154,11 +156,19 @@ protected:
         }
         return std::coroutine_handle<>::from_address(frame_);
     }
+    // settle() for a wait that is not armed().
+    [[gnu::always_inline]] std::coroutine_handle<> settle_unarmed() noexcept {
+        assert(!extras_);
+        pending_ = false;
+        return std::coroutine_handle<>::from_address(frame_);
+    }
     std::coroutine_handle<> settle(std::error_code ec) noexcept {
         set_error(ec);
         return settle();
     }
     bool pending() const noexcept { return pending_; }
+    // True when arm() set up a timer or a cancel registration (settle() then disarms).
+    bool armed() const noexcept { return extras_; }
     // Armed waits only (arm() stored the function).
     void on_abandon() noexcept {
         if (abandon_ != nullptr) abandon_(*this);
@@ -176,21 +186,23 @@ protected:
 
 private:
     struct TimerWake;
-    void arm(AbandonFn abandon) noexcept;
+    void arm(detail::PromiseBase* promise, AbandonFn abandon) noexcept;
     void disarm() noexcept;
     void expire() noexcept;        // the deadline passed
     static void on_cancel(detail::CancelNode& n) noexcept;
     void orphan() noexcept;        // the timer was destroyed unrun: the reactor is gone
 
-    Deadline deadline_{};
-    CancelToken token_{};
+    // Set only when waits_ (a plain await stores neither).
+    std::chrono::milliseconds after_;  // the deadline; max: none
+    CancelSource* source_;             // the token's source; null: none
     const std::error_category* category_ = nullptr;  // null: no error
     int code_;                     // meaningful when category_ is set
     bool pending_ = false;
     bool extras_ = false;          // arm() set up a timer or a cancel registration
+    bool waits_ = false;           // a deadline or a token was given
     void* frame_;                  // the suspended coroutine (a handle's address)
-    detail::PromiseBase* promise_;
     // Set by arm():
+    detail::PromiseBase* promise_;
     AbandonFn abandon_;
     reactor::Reactor* reactor_;
     // A union, so that making a Waiter leaves it alone (TimerId initialises its members).

@@ -62,6 +62,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <coroutine>
 #include <memory>
 #include <span>
@@ -112,6 +113,7 @@ public:
     template <class... Wait>  // none, or a Deadline and a CancelToken
     [[gnu::always_inline]] ReadOp(Stream& s, Kind kind, Args a, Wait... w) noexcept
         : Waiter(w...), s_(&s), kind_(kind) {
+        if (kind == Kind::exact) got_ = 0;
         if (kind == Kind::copy || kind == Kind::exact) {
             dst_ = {a.buf.data(), a.buf.size()};
         } else if (kind == Kind::line) {
@@ -130,8 +132,9 @@ protected:
     [[gnu::always_inline]] inline ~ReadOp();
 
     Stream* s_;
-    std::size_t got_ = 0;       // copy, exact: bytes copied; view, line: the view's size
-    const std::byte* view_ = nullptr;
+    // Set when the read completes without an error (exact: from the start).
+    std::size_t got_;           // copy, exact: bytes copied; view, line: the view's size
+    const std::byte* view_;     // view, line
     Kind kind_;
     struct Destination {
         std::byte* data;
@@ -264,14 +267,19 @@ private:
     ReadOp* reader_ = nullptr;
     WriteAwaiter* writer_ = nullptr;
     bool eof_ = false;
+    // Nonzero when a read must look further than "suspend" (ReadOp::ready_slow): input
+    // is at hand (inside on_data), the stream ended, or the connection closed.
+    enum : std::uint8_t { kInputAtHand = 1, kEof = 2, kClosed = 4 };
+    std::uint8_t slow_read_ = 0;
     std::error_code closed_ec_;        // what a pending await gets when the connection closes
     CancelSource closed_;
 };
 
 // ---- the per-message paths, inline ----
 
+// Stream::reader_ points to a read only while it is pending (suspended).
 ReadOp::~ReadOp() {
-    if (s_->reader_ == this) s_->reader_ = nullptr;
+    if (pending()) [[unlikely]] abandon(*this);
 }
 
 bool ReadOp::try_complete(framework::Buffer& in) noexcept {
@@ -286,13 +294,9 @@ bool ReadOp::try_complete(framework::Buffer& in) noexcept {
 
 bool ReadOp::await_ready() noexcept {
     Stream& s = *s_;
-    // The common case inside on_data: the previous view is consumed, nothing is left,
-    // the stream is open and nothing else waits: suspend.
-    if (s.in_ != nullptr) {
-        s.consume_view();
-        if (!s.in_->empty()) return ready_slow();
-    }
-    if (s.conn_ == nullptr || s.reader_ != nullptr || s.eof_ || has_token()) return ready_slow();
+    // The common case: no input at hand, the stream is open, nothing else waits, no
+    // deadline or token: suspend.
+    if (s.slow_read_ != 0 || s.reader_ != nullptr || waits()) return ready_slow();
     return false;
 }
 
@@ -302,14 +306,15 @@ void ReadOp::wait() noexcept {
     if (s_->conn_->is_reading_paused()) [[unlikely]] s_->conn_->resume_reading();
 }
 
+// Stream::writer_ points to a write only while it is pending (suspended).
 WriteAwaiter::~WriteAwaiter() {
-    if (s_->writer_ == this) s_->writer_ = nullptr;
+    if (pending()) [[unlikely]] abandon(*this);
 }
 
 bool WriteAwaiter::await_ready() noexcept {
     Stream& s = *s_;
     framework::Connection* c = s.conn_;
-    if (c == nullptr || s.writer_ != nullptr || has_token()) return ready_slow();
+    if (c == nullptr || s.writer_ != nullptr || waits()) return ready_slow();
     c->send(data_);
     if (!c->is_open()) {  // the send hit max_output, or the socket failed
         set_error(std::make_error_code(std::errc::not_connected));
@@ -336,6 +341,7 @@ public:
 private:
     friend bool pinned_to_connection(const PromiseBase& p) noexcept;
     static std::coroutine_handle<> end(void* ctx, PromiseBase& p, bool finished) noexcept;
+    [[gnu::noinline]] void deliver(framework::Connection& conn, framework::Buffer& in);
     Start start_;
     void* fn_;
     PromiseBase* task_ = nullptr;  // the running root, null once it ended
