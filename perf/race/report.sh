@@ -183,11 +183,64 @@ Reading the figures:
 * redis-io2 (`--io-threads 2 --io-threads-do-reads yes`): Redis's I/O threads busy-wait
   for work; on 2 cores shared with redis-benchmark they take CPU from the client and the
   main thread, hence its low rates here.
+
+What the targets missed on this 2-core machine come to (each profiled by hand on
+2026-12-03; the commands are given so that the checks can be repeated):
+
+* Syscalls per echo at 1000 connections (≤ 2.01): pollux makes one recv and one send per
+  message, as the raw loop does; all the rest is epoll_pwait, one per wake-up, shared by
+  the connections it returns ready. `perf stat -e syscalls:sys_enter_recvfrom,
+  syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_pwait -p PID` over 200,000 and then
+  400,000 echoes (64 B, 1000 connections, echo_load on CPU 1) counted per echo 1.000
+  recvfrom, 1.000 sendto and 0.259 epoll_pwait for pollux; 1.000, 1.000 and 0.237
+  epoll_wait for raw. One echo_load thread makes 4 or 5 connections ready per wake-up;
+  2.01 would need about 100.
+* Echo msg/s against asio and libuv at 100 connections (≥ 1.05×, ≥ 1.0×): every server's
+  core is busy (the last column) and CPU per message is within a few per cent across
+  pollux, raw, asio and libuv: the kernel's loopback TCP and syscalls are nearly all of
+  it. What pollux saves is in user space (the instruction column), a fraction of a µs
+  per message, so the msg/s ratios sit at 1.0 as the raw loop's does.
+* HTTP CPU per request (≤ 6.5 µs): the target's anchors (nginx 7.11 µs, floor 6.20) were
+  measured on a faster machine of this kind; in the same run nginx, Beast and h2o (the
+  target row) each spend more CPU per request than pollux. pollux's user space is about
+  an eighth of nginx's (the instruction row); the rest is the kernel's.
+* RESP `-P 16`, 2 reactors (≥ 1.5× redis-server): redis-benchmark's one thread sets the
+  pace. `/usr/bin/time redis-benchmark -t set,get -n 1000000 -P 16 -c 50` used 98% of a
+  core against `kv_server --reactors 2` and 97% against redis-server, so on 2 cores
+  neither server can go faster than the client. Per request kv_server spends about a
+  quarter of redis-server's user-space instructions (callgrind, -P 16, 100,000 and then
+  200,000 requests, 1 reactor: 928 against 3,951); with one reactor its CPU per request
+  was 0.93 µs against redis-server's 1.05 (`/proc/PID/stat` over 2,000,000 requests),
+  with two 1.33 µs: a key of the other shard costs a hop between the reactors (an
+  eventfd write every 27 requests or so, and more wake-ups).
+EOF
+}
+
+# pacing_note: when pollux's core was well short of busy at 64 B x 100, what that means
+# for the ratios of this run (nothing otherwise).
+pacing_note() {
+  local f='$1 == 64 && $2 == 100' mps cpu b
+  [ -s "$data/echo" ] || return 0
+  mps=$(awk "$f"' && $3 == "pollux" { print $6 }' "$data/echo" | med)
+  cpu=$(awk "$f"' && $3 == "pollux" { print $8 }' "$data/echo" | med)
+  b=$(busy "$mps" "$cpu"); b=${b%\%}
+  { [ "$b" != "-" ] && [ "$b" -lt 90 ]; } || return 0
+  cat <<EOF
+
+**This run was paced by the client** at 64 B × 100 connections: pollux's core was busy
+${b}% of the time (the echo table's last column). A server that answers each message
+before the next one arrives sleeps between messages; the client then gets its replies
+one wake-up at a time and runs slower. A server that spends more per message lets
+replies queue up, the client takes them in batches, and the loop runs faster. So in such
+a run the msg/s ratios measure that pacing, not the servers' cost (the CPU per message
+column), and syscalls per message near 3 come from the same pacing (one ready connection
+per epoll_wait). Which regime a run lands in depends on how the VM schedules the two
+cores; in the other one every server's core is busy and the ratios sit near 1.
 EOF
 }
 
 report() {
-  echo "### Targets"; echo; targets_table; echo; notes; echo
+  echo "### Targets"; echo; targets_table; echo; notes; pacing_note; echo
   echo "### Echo throughput (server CPU 0, client CPU 1, one thread each, ${secs} s runs, $rounds_n rounds)"; echo; echo_table; echo
   echo "### Echo cost per message (64 B, depth 1)"; echo; eff_table; echo
   echo "### Echo latency, open loop ($lat_conns connections, 64 B, ${lat_secs} s, one run per server in turn; latency from each message's due time)"
