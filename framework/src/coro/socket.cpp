@@ -1,5 +1,5 @@
 // framework/src/coro/socket.cpp — internal: the socket awaits (coro/socket.hpp), each a
-// loop of "try the syscall, on WouldBlock wait for the Readiness edge".
+// loop of "try the syscall, on WouldBlock wait for the Readiness edge, on EINTR try again".
 #include "pollux/framework/coro/socket.hpp"
 
 #include <chrono>
@@ -50,6 +50,7 @@ Task<Result<std::pair<std::size_t, net::SocketAddr>>> recv_from_op(UdpState* st,
     for (;;) {
         auto got = st->socket.recv_from(buf);
         if (got) co_return std::pair<std::size_t, net::SocketAddr>(got->size, got->peer);
+        if (is_interrupted(got.error())) continue;  // a signal: try again
         if (!is_would_block(got.error())) co_return std::unexpected(got.error());
         if (auto w = co_await st->ready->readable(d.next(), token); !w) co_return std::unexpected(w.error());
     }
@@ -63,6 +64,7 @@ Task<Result<std::size_t>> send_to_op(UdpState* st, std::span<const std::byte> bu
     for (;;) {
         auto sent = st->socket.send_to(buf, target);
         if (sent) co_return *sent;
+        if (is_interrupted(sent.error())) continue;  // a signal: try again
         if (!is_would_block(sent.error())) co_return std::unexpected(sent.error());
         if (auto w = co_await st->ready->writable(d.next(), token); !w) co_return std::unexpected(w.error());
     }
@@ -77,7 +79,7 @@ Task<Result<std::pair<net::TcpStream, net::SocketAddr>>> accept_op(ListenerState
         auto got = st->socket.accept();
         if (got) co_return std::move(*got);
         const std::error_code ec = got.error();
-        if (ec == std::errc::connection_aborted) continue;  // that client left while queued: the next
+        if (ec == std::errc::connection_aborted || is_interrupted(ec)) continue;  // left while queued; a signal
         if (!is_would_block(ec)) co_return std::unexpected(ec);  // EMFILE, ENFILE, ...: the caller decides
         if (auto w = co_await st->ready->readable(d.next(), token); !w) co_return std::unexpected(w.error());
     }
@@ -91,6 +93,7 @@ Task<Result<std::size_t>> read_some_op(StreamState* st, std::span<std::byte> buf
     for (;;) {
         auto n = st->socket.read(buf);
         if (n) co_return *n;
+        if (is_interrupted(n.error())) continue;  // a signal: try again
         if (!is_would_block(n.error())) co_return std::unexpected(n.error());
         if (auto w = co_await st->ready->readable(d.next(), token); !w) co_return std::unexpected(w.error());
     }
@@ -108,6 +111,7 @@ Task<Result<void>> write_all_op(StreamState* st, std::span<const std::byte> byte
             done += *n;
             continue;
         }
+        if (is_interrupted(n.error())) continue;  // a signal: try again
         if (!is_would_block(n.error())) co_return std::unexpected(n.error());
         if (auto w = co_await st->ready->writable(d.next(), token); !w) co_return std::unexpected(w.error());
     }

@@ -24,6 +24,7 @@ ssize_t __real_recv(int fd, void* buf, size_t len, int flags);
 ssize_t __real_send(int fd, const void* buf, size_t len, int flags);
 ssize_t __real_recvmsg(int fd, struct msghdr* msg, int flags);
 ssize_t __real_sendmsg(int fd, const struct msghdr* msg, int flags);
+ssize_t __real_sendto(int fd, const void* buf, size_t len, int flags, const struct sockaddr* to, socklen_t tolen);
 ssize_t __real_readv(int fd, const struct iovec* iov, int iovcnt);
 ssize_t __real_writev(int fd, const struct iovec* iov, int iovcnt);
 int __real_accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags);
@@ -272,6 +273,11 @@ ssize_t __wrap_recv(int fd, void* buf, size_t len, int flags) {
 
 ssize_t __wrap_send(int fd, const void* buf, size_t len, int flags) {
     return inject(fd, len, ECONNRESET, [&](std::size_t keep) { return __real_send(fd, buf, keep, flags); });
+}
+
+// A datagram goes whole or not at all: decided as a 1-byte call, so it is never cut short.
+ssize_t __wrap_sendto(int fd, const void* buf, size_t len, int flags, const struct sockaddr* to, socklen_t tolen) {
+    return inject(fd, 1, ECONNREFUSED, [&](std::size_t) { return __real_sendto(fd, buf, len, flags, to, tolen); });
 }
 
 ssize_t __wrap_recvmsg(int fd, struct msghdr* msg, int flags) {

@@ -1,7 +1,7 @@
 // framework/tests/fault/fault_injector.hpp — test-only: syscall fault injection.
 //
 // The fault test binary is linked with -Wl,--wrap=<fn> for recv, send, recvmsg,
-// sendmsg, readv, writev, accept4, epoll_ctl and close (CMakeLists.txt next to this
+// sendmsg, sendto, readv, writev, accept4, epoll_ctl and close (CMakeLists.txt next to this
 // file), so every call pollux makes to them lands in fault_injector.cpp first. The
 // library's own sources are untouched. Faults hit only the sockets a test chose:
 //

@@ -19,8 +19,9 @@
 //   A failed registration (bind, adopt) closes the socket and returns the error.
 // * Each operation tries the syscall first and waits only on WouldBlock (readable for
 //   recv_from, accept and read_some; writable for send_to and write_all), then tries
-//   again. Any error other than WouldBlock is returned as is (EMFILE from accept too:
-//   the caller backs off; accept only retries ECONNABORTED, a client gone while queued).
+//   again; EINTR is retried at once. Any other error is returned as is (EMFILE from
+//   accept too: the caller backs off; accept also retries ECONNABORTED, a client gone
+//   while queued).
 // * Deadlines and tokens as in cancel.hpp: the Deadline bounds the whole operation,
 //   counted from its first wait (std::errc::timed_out); CancelSource::cancel() ends a
 //   wait with std::errc::operation_canceled, and an operation started with a cancelled
