@@ -193,9 +193,6 @@ public:
     // connected socket), or an empty optional.
     Result<std::optional<std::error_code>> take_error() const;
 
-    // ---- fd and registration -------------------------------------------------------
-    // Gives up the fd; this socket becomes empty. Deregister first.
-
 private:
     explicit UdpSocket(OwnedFd fd) noexcept : IoSourceOwner(std::move(fd)) {}
     Result<RecvMeta> recv_with(std::span<std::byte> buf, int flags) const;
