@@ -64,7 +64,7 @@ bool ReadOp::ready_slow() noexcept {
         s.consume_view();
         if (try_complete(*s.in_)) return true;
     }
-    if (s.eof_) {
+    if ((s.slow_read_ & Stream::kEof) != 0) {
         if (kind_ == Kind::exact || kind_ == Kind::line) set_error(StreamErrc::eof);
         got_ = 0;  // copy: 0 bytes; view: an empty view
         view_ = nullptr;
@@ -231,7 +231,6 @@ void StreamHandler::on_write_complete(framework::Connection&) {
 
 void StreamHandler::on_read_closed(framework::Connection&) {
     Stream& s = stream_;
-    s.eof_ = true;
     s.slow_read_ |= Stream::kEof;
     if (ReadOp* r = s.reader_; r != nullptr) {
         s.reader_ = nullptr;

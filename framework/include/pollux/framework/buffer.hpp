@@ -245,7 +245,7 @@ private:
         if (pool_ != nullptr) {
             release();
         } else {
-            chunk_->begin = chunk_->end = kCheapPrepend;
+            clear_keep_storage();
         }
     }
     void make_space(std::size_t n);

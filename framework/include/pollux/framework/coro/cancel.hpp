@@ -151,10 +151,9 @@ protected:
     [[gnu::always_inline]] std::coroutine_handle<> settle() noexcept {
         if (extras_) {
             disarm();
-        } else {
-            pending_ = false;
+            return std::coroutine_handle<>::from_address(frame_);
         }
-        return std::coroutine_handle<>::from_address(frame_);
+        return settle_unarmed();
     }
     // settle() for a wait that is not armed().
     [[gnu::always_inline]] std::coroutine_handle<> settle_unarmed() noexcept {

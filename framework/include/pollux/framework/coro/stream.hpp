@@ -266,9 +266,9 @@ private:
     std::size_t high_water_ = 0;       // the connection's high_water_mark (0: SIZE_MAX)
     ReadOp* reader_ = nullptr;
     WriteAwaiter* writer_ = nullptr;
-    bool eof_ = false;
     // Nonzero when a read must look further than "suspend" (ReadOp::ready_slow): input
-    // is at hand (inside on_data), the stream ended, or the connection closed.
+    // is at hand (inside on_data), the stream ended (kEof is the end-of-stream flag), or
+    // the connection closed.
     enum : std::uint8_t { kInputAtHand = 1, kEof = 2, kClosed = 4 };
     std::uint8_t slow_read_ = 0;
     std::error_code closed_ec_;        // what a pending await gets when the connection closes
