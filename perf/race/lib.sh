@@ -220,15 +220,31 @@ echo_run() {
   awk -v hz="$hz" -v t="$((t1 - t0))" '/^messages / { printf "mps %.0f cpu_us %.2f\n", $4, (t * 1e6 / hz) / $2 }' "$out"
 }
 
-# perf_count PID OUT CMD...: runs CMD while `perf stat` counts the syscalls of PID, CMD
-# starting $perf_settle s (default 0.3) after perf, which attaches within some 20 ms.
+# perf_count PID OUT CMD...: runs CMD while `perf stat` counts the syscalls of PID. perf
+# starts with its counters off and turns them on through its control FIFO; CMD starts
+# once perf has acknowledged, so nothing of CMD goes uncounted however long perf takes
+# to start, and perf is stopped only once it has its SIGINT handler (an earlier SIGINT
+# would be lost: a background job starts with SIGINT ignored, and perf would run on).
 perf_count() {
   local p=$1 out=$2; shift 2
-  perf stat -x, -e raw_syscalls:sys_enter -p "$p" -o "$out" &
+  local ctl=$work/perf.ctl ack=$work/perf.ack cfd afd reply= rc=0
+  rm -f "$ctl" "$ack"; mkfifo "$ctl" "$ack"
+  exec {cfd}<>"$ctl" {afd}<>"$ack"  # read-write: opening never blocks, even if perf fails
+  perf stat -x, -e raw_syscalls:sys_enter -p "$p" -o "$out" -D -1 --control "fifo:$ctl,$ack" &
   local perf_pid=$!
-  sleep "${perf_settle:-0.3}"
-  "$@" >/dev/null 2>&1 || { kill -INT "$perf_pid"; wait "$perf_pid"; return 1; }
-  kill -INT "$perf_pid"; wait "$perf_pid" || true
+  echo enable >&"$cfd"
+  read -r -t 20 reply <&"$afd" || true
+  if [ "$reply" != ack ]; then
+    echo "bench: perf stat did not start counting within 20 s" >&2; rc=1
+  elif ! "$@" >/dev/null 2>&1; then
+    rc=1
+  fi
+  echo disable >&"$cfd"
+  read -r -t 20 reply <&"$afd" || true
+  kill -INT "$perf_pid" 2>/dev/null
+  wait "$perf_pid" || true
+  exec {cfd}>&- {afd}>&-
+  [ "$rc" = 0 ] || return 1
   awk -F, '$3 == "raw_syscalls:sys_enter" { print $1 }' "$out"
 }
 
